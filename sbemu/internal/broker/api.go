@@ -1,0 +1,108 @@
+package broker
+
+// This file is the broker's public contract, which the server in package
+// sbemu is written against. The broker helper implements it (replacing the
+// stubs in api_stubs.go) without changing these declarations except to add.
+
+import (
+	"errors"
+	"time"
+)
+
+// Clock tells the broker the time. Tests inject a fake; the server uses SystemClock.
+type Clock interface{ Now() time.Time }
+
+// SystemClock is the wall clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Errors returned by queue operations. Callers classify with errors.Is.
+var (
+	// ErrEntityNotFound: no queue or subqueue at that path.
+	ErrEntityNotFound = errors.New("broker: entity not found")
+	// ErrLockLost: the lock token is unknown, expired or already settled.
+	ErrLockLost = errors.New("broker: message lock lost")
+	// ErrMessageNotFound: no message with that sequence number in the wanted state.
+	ErrMessageNotFound = errors.New("broker: message not found")
+)
+
+// Dead-letter reasons the broker itself assigns.
+const (
+	ReasonMaxDeliveryCountExceeded = "MaxDeliveryCountExceeded"
+	ReasonTTLExpired               = "TTLExpiredException"
+)
+
+// DeadLetterQueueSuffix is the path segment of a queue's dead-letter subqueue.
+const DeadLetterQueueSuffix = "/$DeadLetterQueue"
+
+// QueueConfig describes one queue. Zero durations mean "none" except where
+// noted; New applies the defaults documented per field.
+type QueueConfig struct {
+	Name                          string
+	LockDuration                  time.Duration // default 1 minute
+	MaxDeliveryCount              int           // default 10
+	DefaultMessageTimeToLive      time.Duration // 0 = unlimited
+	DeadLetteringOnExpiration     bool
+	RequiresDuplicateDetection    bool
+	DuplicateDetectionWindow      time.Duration // default 10 minutes when detection is on
+	ForwardTo                     string        // name of another queue, or ""
+	ForwardDeadLetteredMessagesTo string        // name of another queue, or ""
+}
+
+// ReceiveMode says whether receiving locks (PeekLock) or removes (ReceiveAndDelete).
+type ReceiveMode int
+
+// Receive modes.
+const (
+	PeekLock ReceiveMode = iota
+	ReceiveAndDelete
+)
+
+// MessageState is the x-opt-message-state value of a stored message.
+type MessageState int
+
+// Message states.
+const (
+	StateActive    MessageState = 0
+	StateDeferred  MessageState = 1
+	StateScheduled MessageState = 2
+)
+
+// LockToken identifies one lock on one message, in RFC 4122 byte order.
+type LockToken [16]byte
+
+// Property is one application property set on a stored message by the broker
+// (properties-to-modify, DeadLetterReason, DeadLetterErrorDescription). Value
+// holds an AMQP-encodable Go value.
+type Property struct {
+	Key   string
+	Value any
+}
+
+// Message is what a sender hands to the broker. Payload is opaque to the broker.
+type Message struct {
+	MessageID            string
+	TimeToLive           time.Duration // 0 = none (the queue default applies)
+	ScheduledEnqueueTime time.Time     // zero = enqueue now
+	Size                 int
+	Payload              any
+}
+
+// Record is a snapshot of a stored message, as delivered or peeked. It never
+// aliases broker state except Payload, which must be treated as read-only.
+type Record struct {
+	SequenceNumber       int64
+	EnqueuedTime         time.Time
+	ExpiresAt            time.Time // zero = never
+	ScheduledEnqueueTime time.Time // zero unless scheduled
+	State                MessageState
+	DeliveryCount        uint32 // previous delivery attempts; 0 on first delivery
+	LockToken            LockToken
+	LockedUntil          time.Time // zero unless locked
+	DeadLetterSource     string    // set on messages in a dead-letter queue
+	Properties           []Property
+	MessageID            string
+	Payload              any
+}
