@@ -1,0 +1,46 @@
+package graphsim
+
+// Contract of the Graph simulator. The graph helper implements the stubs in
+// api_stubs.go in its own files and deletes that file; declarations here may
+// be extended but not renamed.
+
+import (
+	"net/http"
+	"time"
+)
+
+// Response is one scripted answer.
+type Response struct {
+	Status            int           // HTTP status; 0 = 200
+	Code              string        // Graph error.code for error bodies ("" = derived from status)
+	RetryAfter        string        // Retry-After header value verbatim ("" = none)
+	Header            http.Header   // extra headers (x-ms-throttle-scope, ...)
+	Body              string        // raw body overriding the generated one (e.g. HTML for 502)
+	OmitBodyRequestID bool          // directory-style error body without request-id
+	Delay             time.Duration // wait before answering (honours the request context)
+	Reset             bool          // hijack and close the connection instead of answering
+	RedirectTo        string        // answer 307 to this absolute URL
+}
+
+// Request is one recorded request.
+type Request struct {
+	Time             time.Time
+	Method           string
+	Path             string // r.URL.EscapedPath(), as sent
+	UserID           string // the decoded user segment, "" if the path did not match
+	API              string // "beta" or "v1", "" if the path did not match
+	BodyLength       int64
+	HasAuthorization bool
+	Authorization    string
+	ClientRequestID  string
+	UserAgent        string
+	RetryAttempt     string
+}
+
+// Options configures a Server. The zero value answers 200 to every valid call.
+type Options struct {
+	Addr string // listen address for standalone use; NewServer binds 127.0.0.1:0 when empty
+	// RequireToken, when set, makes every call without "Authorization: Bearer <RequireToken>" answer 401.
+	RequireToken string
+	Latency      time.Duration // added to every answer
+}
