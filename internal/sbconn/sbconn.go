@@ -1,0 +1,159 @@
+// Package sbconn builds the azservicebus client that licensefix run, send and
+// dlq share, from either a connection string or a namespace with azidentity.
+//
+// Exactly one of ConnectionString and Namespace must be set. Errors name the
+// LICENSEFIX_* setting at fault and never include the connection string or
+// its key.
+package sbconn
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+)
+
+// Setting names, shared with the CLI.
+const (
+	EnvConnectionString = "LICENSEFIX_SERVICEBUS_CONNECTION_STRING"
+	EnvNamespace        = "LICENSEFIX_SERVICEBUS_NAMESPACE"
+)
+
+// Options selects how to reach Service Bus.
+type Options struct {
+	// ConnectionString is a namespace or emulator connection string
+	// (LICENSEFIX_SERVICEBUS_CONNECTION_STRING). Secret.
+	ConnectionString string
+	// Namespace is the fully qualified namespace, e.g.
+	// contoso.servicebus.windows.net (LICENSEFIX_SERVICEBUS_NAMESPACE),
+	// authenticated with Credential.
+	Namespace string
+	// Credential is used with Namespace; nil means azidentity's default
+	// chain (workload identity, managed identity, environment, Azure CLI).
+	Credential azcore.TokenCredential
+	// ClientOptions are passed to the SDK (retry settings, application id).
+	ClientOptions *azservicebus.ClientOptions
+}
+
+// Error is a bad Service Bus setting.
+type Error struct {
+	Setting string
+	Problem string
+}
+
+func (e *Error) Error() string { return e.Setting + ": " + e.Problem }
+
+// Validate checks that exactly one way of connecting is given and that it is
+// well formed, without echoing secrets.
+func (o Options) Validate() error {
+	switch {
+	case o.ConnectionString != "" && o.Namespace != "":
+		return &Error{Setting: EnvNamespace, Problem: "set either " + EnvConnectionString + " or " + EnvNamespace + ", not both"}
+	case o.ConnectionString == "" && o.Namespace == "":
+		return &Error{Setting: EnvConnectionString, Problem: "one of " + EnvConnectionString + " or " + EnvNamespace + " is required"}
+	case o.ConnectionString != "":
+		return validateConnectionString(o.ConnectionString)
+	default:
+		return validateNamespace(o.Namespace)
+	}
+}
+
+func validateConnectionString(cs string) error {
+	var endpoint, keyName, key, sas bool
+	for _, part := range strings.Split(cs, ";") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		k, _, ok := strings.Cut(part, "=")
+		if !ok {
+			return &Error{Setting: EnvConnectionString, Problem: "malformed: every part must be Key=Value"}
+		}
+		switch strings.ToLower(k) {
+		case "endpoint":
+			endpoint = true
+		case "sharedaccesskeyname":
+			keyName = true
+		case "sharedaccesskey":
+			key = true
+		case "sharedaccesssignature":
+			sas = true
+		}
+	}
+	switch {
+	case !endpoint:
+		return &Error{Setting: EnvConnectionString, Problem: "malformed: Endpoint is missing"}
+	case !sas && !(keyName && key):
+		return &Error{Setting: EnvConnectionString, Problem: "malformed: needs SharedAccessKeyName and SharedAccessKey, or SharedAccessSignature"}
+	}
+	return nil
+}
+
+func validateNamespace(ns string) error {
+	if strings.Contains(ns, "://") || strings.ContainsAny(ns, "/;= ") {
+		return &Error{Setting: EnvNamespace, Problem: fmt.Sprintf("%q is not a fully qualified namespace (e.g. contoso.servicebus.windows.net)", ns)}
+	}
+	host := ns
+	if h, _, err := net.SplitHostPort(ns); err == nil {
+		host = h
+	}
+	if !strings.Contains(host, ".") {
+		return &Error{Setting: EnvNamespace, Problem: fmt.Sprintf("%q is not a fully qualified namespace (e.g. contoso.servicebus.windows.net)", ns)}
+	}
+	return nil
+}
+
+// NewClient validates o and returns a client. The caller closes it.
+func NewClient(o Options) (*azservicebus.Client, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if o.ConnectionString != "" {
+		c, err := azservicebus.NewClientFromConnectionString(o.ConnectionString, o.ClientOptions)
+		if err != nil {
+			// The SDK's parse errors may quote the endpoint but never the
+			// key; still, report a fixed sentence to be safe.
+			return nil, &Error{Setting: EnvConnectionString, Problem: "rejected by the Service Bus SDK: " + redact(err.Error(), o.ConnectionString)}
+		}
+		return c, nil
+	}
+	cred := o.Credential
+	if cred == nil {
+		var err error
+		cred, err = azidentity.NewDefaultAzureCredential(nil)
+		if err != nil {
+			return nil, fmt.Errorf("azure credential: %w", err)
+		}
+	}
+	c, err := azservicebus.NewClient(o.Namespace, cred, o.ClientOptions)
+	if err != nil {
+		return nil, &Error{Setting: EnvNamespace, Problem: err.Error()}
+	}
+	return c, nil
+}
+
+// redact removes every secret-looking part of cs from msg.
+func redact(msg, cs string) string {
+	msg = strings.ReplaceAll(msg, cs, "REDACTED")
+	for _, part := range strings.Split(cs, ";") {
+		k, v, ok := strings.Cut(part, "=")
+		if !ok || v == "" {
+			continue
+		}
+		switch strings.ToLower(strings.TrimSpace(k)) {
+		case "sharedaccesskey", "sharedaccesssignature":
+			msg = strings.ReplaceAll(msg, v, "REDACTED")
+		}
+	}
+	return msg
+}
+
+// IsSettingError reports whether err is a bad Service Bus setting.
+func IsSettingError(err error) bool {
+	var e *Error
+	return errors.As(err, &e)
+}
