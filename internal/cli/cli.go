@@ -1,0 +1,187 @@
+// Package cli implements the licensefix command line: one binary with the
+// subcommands run, send, dlq, emulator, graphsim, dev and version. It takes
+// its arguments, environment and streams as values so that every subcommand
+// can be tested in-process; cmd/licensefix only wires it to the process.
+//
+// Exit codes: 0 success, 1 a runtime failure, 2 a usage error or a bad
+// setting (named in the message).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/licensefix/licensefix/internal/envflag"
+	"github.com/licensefix/licensefix/internal/logging"
+	"github.com/licensefix/licensefix/internal/sbconn"
+)
+
+// Exit codes.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// Env is everything a subcommand may touch of the process.
+type Env struct {
+	Getenv func(string) string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// Version and Commit are stamped into the binary at build time.
+	Version, Commit string
+}
+
+// OSEnv returns an Env over the real process.
+func OSEnv(version, commit string) *Env {
+	return &Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, Commit: commit}
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, e *Env, args []string) error
+}
+
+var commands = map[string]command{}
+
+// register adds a subcommand; each subcommand's file calls it from init.
+func register(c command) {
+	if _, dup := commands[c.name]; dup {
+		panic("cli: duplicate command " + c.name)
+	}
+	commands[c.name] = c
+}
+
+// usageError is a misuse of the command line (exit code 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// usagef returns a usage error.
+func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
+
+// Main runs the subcommand named by args[0] and returns the exit code.
+func Main(ctx context.Context, e *Env, args []string) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.Stderr)
+		if len(args) == 0 {
+			return ExitUsage
+		}
+		return ExitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(e.Stderr, "licensefix: unknown command %q\n\n", args[0])
+		printUsage(e.Stderr)
+		return ExitUsage
+	}
+	err := c.run(ctx, e, args[1:])
+	code := ExitCode(err)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(e.Stderr, "licensefix %s: %v\n", c.name, err)
+	}
+	return code
+}
+
+// ExitCode maps an error from a subcommand to the process exit code.
+func ExitCode(err error) int {
+	var ue *usageError
+	var ee *exitError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return ExitOK
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.As(err, &ue), envflag.IsSettingError(err), sbconn.IsSettingError(err):
+		return ExitUsage
+	default:
+		return ExitFailure
+	}
+}
+
+// exitError carries an explicit exit code with a message (e.g. a replay
+// that finished with failures).
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "Usage: licensefix <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun 'licensefix <command> --help' for its settings. Every setting is a flag and a LICENSEFIX_* variable.")
+}
+
+// logSettings are the logging settings every long-running command shares.
+type logSettings struct {
+	format, level string
+}
+
+func addLogSettings(s *envflag.Set) *logSettings {
+	ls := &logSettings{}
+	s.String(&ls.format, "log-format", "LICENSEFIX_LOG_FORMAT", logging.FormatAuto, "auto (tint on a terminal, JSON otherwise), json or text")
+	s.String(&ls.level, "log-level", "LICENSEFIX_LOG_LEVEL", "info", "debug, info, warn or error")
+	return ls
+}
+
+// logger validates the settings and builds the logger writing to w.
+func (ls *logSettings) logger(s *envflag.Set, w io.Writer) (*slog.Logger, error) {
+	format, err := logging.ParseFormat(ls.format)
+	if err != nil {
+		return nil, s.Invalid("LICENSEFIX_LOG_FORMAT", "%v", err)
+	}
+	level, err := logging.ParseLevel(ls.level)
+	if err != nil {
+		return nil, s.Invalid("LICENSEFIX_LOG_LEVEL", "%v", err)
+	}
+	return logging.New(w, format, level), nil
+}
+
+// serviceBusSettings are how run, send and dlq reach the queue.
+type serviceBusSettings struct {
+	connectionString, namespace, queue string
+}
+
+func addServiceBusSettings(s *envflag.Set) *serviceBusSettings {
+	sb := &serviceBusSettings{}
+	s.Secret(&sb.connectionString, "servicebus-connection-string", sbconn.EnvConnectionString, "Service Bus (or emulator) connection string; exclusive with the namespace")
+	s.String(&sb.namespace, "servicebus-namespace", sbconn.EnvNamespace, "", "fully qualified namespace (contoso.servicebus.windows.net), authenticated with azidentity")
+	s.String(&sb.queue, "queue", "LICENSEFIX_QUEUE", "license-fixed", "queue name")
+	return sb
+}
+
+// options validates the settings and returns sbconn options.
+func (sb *serviceBusSettings) options(s *envflag.Set) (sbconn.Options, error) {
+	o := sbconn.Options{ConnectionString: sb.connectionString, Namespace: sb.namespace}
+	if err := o.Validate(); err != nil {
+		var se *sbconn.Error
+		if errors.As(err, &se) {
+			return o, s.Invalid(se.Setting, "%s", strings.TrimPrefix(se.Problem, se.Setting+": "))
+		}
+		return o, err
+	}
+	if strings.TrimSpace(sb.queue) == "" {
+		return o, s.Invalid("LICENSEFIX_QUEUE", "must not be empty")
+	}
+	return o, nil
+}

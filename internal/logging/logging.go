@@ -1,0 +1,60 @@
+// Package logging builds the process's *slog.Logger from LICENSEFIX_LOG_FORMAT
+// and LICENSEFIX_LOG_LEVEL: tint's coloured text on a terminal, JSON
+// otherwise.
+package logging
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/lmittmann/tint"
+	"github.com/mattn/go-isatty"
+)
+
+// Formats accepted by New.
+const (
+	FormatAuto = "auto" // tint on a terminal, JSON otherwise
+	FormatJSON = "json"
+	FormatText = "text" // tint (without colour when not a terminal)
+)
+
+// ParseLevel parses debug, info, warn or error (case-insensitive).
+func ParseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.TrimSpace(s))); err != nil {
+		return 0, fmt.Errorf("%q is not a log level (debug, info, warn, error)", s)
+	}
+	return l, nil
+}
+
+// ParseFormat checks a format name.
+func ParseFormat(s string) (string, error) {
+	switch f := strings.ToLower(strings.TrimSpace(s)); f {
+	case FormatAuto, FormatJSON, FormatText:
+		return f, nil
+	default:
+		return "", fmt.Errorf("%q is not a log format (auto, json, text)", s)
+	}
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && (isatty.IsTerminal(f.Fd()) || isatty.IsCygwinTerminal(f.Fd()))
+}
+
+// New returns a logger writing to w in the given format at the given level.
+func New(w io.Writer, format string, level slog.Level) *slog.Logger {
+	tty := IsTerminal(w)
+	if format == FormatJSON || (format == FormatAuto && !tty) {
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	}
+	return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly, NoColor: !tty}))
+}
+
+// Discard is a logger that drops everything.
+func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
