@@ -448,5 +448,5 @@ func valueKind(v any) string {
 	case nil, string, json.Number, bool, []any, jsonObject:
 		return kindOf(v)
 	}
-	return fmt.Sprintf("a %T", v)
+	return fmt.Sprintf("of type %T", v)
 }
