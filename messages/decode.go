@@ -422,16 +422,17 @@ func textProblem(s string) string {
 	return ""
 }
 
-// parseTimestamp parses an RFC 3339 date-time, accepting the lower-case "t"
-// and "z" that RFC 3339 allows. Leap seconds (":60") are not accepted.
+// parseTimestamp parses an RFC 3339 date-time strictly:
+// YYYY-MM-DDThh:mm:ss[.frac](Z|+hh:mm|-hh:mm), accepting the lower-case "t"
+// and "z" that RFC 3339 allows and refusing what time.Parse would let
+// through beyond the grammar (a comma before the fraction, offsets of 24
+// hours or 60 minutes). Leap seconds (":60") are not accepted.
 func parseTimestamp(s string) (time.Time, bool) {
-	if len(s) < 20 {
+	if !rfc3339Shape(s) {
 		return time.Time{}, false
 	}
 	b := []byte(s)
-	if b[10] == 't' {
-		b[10] = 'T'
-	}
+	b[10] = 'T'
 	if b[len(b)-1] == 'z' {
 		b[len(b)-1] = 'Z'
 	}
@@ -440,6 +441,49 @@ func parseTimestamp(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t, true
+}
+
+// rfc3339Shape checks the RFC 3339 date-time grammar and the offset's range;
+// time.Parse then checks the calendar and clock ranges.
+func rfc3339Shape(s string) bool {
+	digits := func(from, n int) bool {
+		if from+n > len(s) {
+			return false
+		}
+		for i := from; i < from+n; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return false
+			}
+		}
+		return true
+	}
+	// 2006-01-02T15:04:05 is 19 bytes.
+	if len(s) < 20 || !digits(0, 4) || s[4] != '-' || !digits(5, 2) || s[7] != '-' || !digits(8, 2) ||
+		(s[10] != 'T' && s[10] != 't') || !digits(11, 2) || s[13] != ':' || !digits(14, 2) || s[16] != ':' || !digits(17, 2) {
+		return false
+	}
+	rest := s[19:]
+	if rest[0] == '.' {
+		n := 1
+		for n < len(rest) && rest[n] >= '0' && rest[n] <= '9' {
+			n++
+		}
+		if n == 1 {
+			return false
+		}
+		rest = rest[n:]
+	}
+	switch {
+	case rest == "Z" || rest == "z":
+		return true
+	case len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':':
+		off := s[len(s)-6:]
+		if !digits(len(s)-5, 2) || !digits(len(s)-2, 2) {
+			return false
+		}
+		return off[1:3] <= "23" && off[4:6] <= "59"
+	}
+	return false
 }
 
 // valueKind names the kind of an application property or JSON value.

@@ -134,13 +134,13 @@ func validateMessage(m LicenseFixed) *InvalidError {
 }
 
 // timeProblem refuses times that RFC 3339 cannot express: years outside
-// 0000-9999 and offsets that are not whole minutes.
+// 0000-9999 and offsets that are not whole minutes under 24 hours.
 func timeProblem(t time.Time) string {
 	if y := t.Year(); y < 0 || y > 9999 {
 		return "has a year outside 0000-9999"
 	}
-	if _, off := t.Zone(); off%60 != 0 {
-		return "has a time-zone offset that is not whole minutes"
+	if _, off := t.Zone(); off%60 != 0 || off <= -24*3600 || off >= 24*3600 {
+		return "has a time-zone offset that is not whole minutes under 24 hours"
 	}
 	return ""
 }

@@ -111,6 +111,7 @@ func TestEncodeRejectsInvalid(t *testing.T) {
 		{"year 10000", LicenseFixed{UserID: testGUID, OccurredAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}, FieldOccurredAt},
 		{"negative year", LicenseFixed{UserID: testGUID, OccurredAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)}, FieldOccurredAt},
 		{"second offset", LicenseFixed{UserID: testGUID, OccurredAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("LMT", 30))}, FieldOccurredAt},
+		{"24 hour offset", LicenseFixed{UserID: testGUID, OccurredAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 24*3600))}, FieldOccurredAt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
