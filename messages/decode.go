@@ -311,11 +311,15 @@ var messageFields = []string{
 // decoders that match names case-insensitively would read it as that field,
 // so accepting it would let two consumers see two different messages.
 func ambiguousKeys(obj jsonObject, names []string) *InvalidError {
-	for key := range obj {
-		for _, name := range names {
-			if key != name && strings.EqualFold(key, name) {
-				return invalid(name, "is also given as "+excerpt(key)+", which differs only in letter case")
+	for _, name := range names {
+		found := ""
+		for key := range obj {
+			if key != name && strings.EqualFold(key, name) && (found == "" || key < found) {
+				found = key // the least such key, so the error is deterministic
 			}
+		}
+		if found != "" {
+			return invalid(name, "is also given as "+excerpt(found)+", which differs only in letter case")
 		}
 	}
 	return nil

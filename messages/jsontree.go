@@ -129,6 +129,9 @@ func walk(body []byte) (any, *InvalidError) {
 				}
 				stack = append(stack, f)
 			case ']':
+				if len(stack) == 0 || stack[len(stack)-1].isObj {
+					return nil, invalid(FieldBody, fmt.Sprintf("is not valid JSON (near byte %d)", offset))
+				}
 				top := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
 				place(top.arr)

@@ -138,6 +138,9 @@ func TestSchemaAgreesOnOptionalFields(t *testing.T) {
 		{"USERID", "x", false},
 		{"Reason", "x", false},
 		{"reasons", "x", true},
+		{"\u017fource", "x", false}, // long s folds to s
+		{"user\u0131d", "x", true},  // dotless i is not a case variant
+		{"userId\u200b", "x", true},
 	} {
 		body, err := json.Marshal(map[string]any{"userId": testGUID, tc.field: tc.value})
 		require.NoError(t, err)
