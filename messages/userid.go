@@ -30,7 +30,11 @@ const nilGUID = "00000000-0000-0000-0000-000000000000"
 //
 // Everything else is rejected, in particular whitespace, control characters,
 // non-ASCII characters, and any of / ? % \ : ( ) that could steer a Graph URL.
-// The returned error never echoes more than a short sanitised excerpt of id.
+// The returned error never echoes any of id.
+//
+// A valid id is safe to place in a URL path segment only after escaping:
+// # must be percent-encoded (%23), and inside the /users('...') key form that
+// Graph requires for a UPN beginning with $, an apostrophe must be doubled.
 func ValidateUserID(id string) error {
 	if problem := userIDProblem(id); problem != "" {
 		return &InvalidError{Field: FieldUserID, Problem: problem}
