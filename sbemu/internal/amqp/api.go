@@ -376,7 +376,7 @@ func (*Modified) deliveryState() {}
 // five fields so that delivery-count is present even when 0.
 type Header struct {
 	Durable       bool
-	Priority      uint8 // default 4
+	Priority      uint8  // default 4
 	TTL           uint32 // milliseconds; 0 = none
 	FirstAcquirer bool
 	DeliveryCount uint32

@@ -32,7 +32,9 @@ func (p *fieldPrinter) add(key string, v any) {
 	p.sb.WriteByte('=')
 	switch v := v.(type) {
 	case string:
-		p.sb.WriteString(strconv.Quote(v))
+		p.sb.WriteString(v)
+	case quoted:
+		p.sb.WriteString(strconv.Quote(string(v)))
 	case Symbol:
 		p.sb.WriteString(string(v))
 	case *uint32:
@@ -45,6 +47,9 @@ func (p *fieldPrinter) add(key string, v any) {
 		fmt.Fprint(&p.sb, v)
 	}
 }
+
+// quoted marks a peer-supplied string to be printed quoted.
+type quoted string
 
 func (p *fieldPrinter) String() string {
 	p.sb.WriteByte('}')
@@ -100,7 +105,7 @@ func (e *Error) String() string {
 	p := newPrinter("Error")
 	p.add("condition", e.Condition)
 	if e.Description != "" {
-		p.add("description", e.Description)
+		p.add("description", quoted(e.Description))
 	}
 	return p.String()
 }
@@ -138,8 +143,8 @@ func stateName(s DeliveryState) string {
 // String formats the key fields of the open performative.
 func (o *Open) String() string {
 	p := newPrinter("Open")
-	p.add("container-id", o.ContainerID)
-	p.add("hostname", o.Hostname)
+	p.add("container-id", quoted(o.ContainerID))
+	p.add("hostname", quoted(o.Hostname))
 	p.add("max-frame-size", o.MaxFrameSize)
 	p.add("channel-max", o.ChannelMax)
 	p.add("idle-time-out", o.IdleTimeout)
@@ -164,18 +169,18 @@ func (g *Begin) String() string {
 // String formats the key fields of the attach performative.
 func (a *Attach) String() string {
 	p := newPrinter("Attach")
-	p.add("name", a.Name)
+	p.add("name", quoted(a.Name))
 	p.add("handle", a.Handle)
 	p.add("role", roleName(a.Role))
 	p.add("snd-settle-mode", sndSettleName(a.SndSettleMode))
 	p.add("rcv-settle-mode", rcvSettleName(a.RcvSettleMode))
 	if a.Source != nil {
-		p.add("source", a.Source.Address)
+		p.add("source", quoted(a.Source.Address))
 	} else {
 		p.add("source", "<nil>")
 	}
 	if a.Target != nil {
-		p.add("target", a.Target.Address)
+		p.add("target", quoted(a.Target.Address))
 	} else {
 		p.add("target", "<nil>")
 	}
@@ -273,7 +278,7 @@ func (m *SASLInit) String() string {
 	p := newPrinter("SASLInit")
 	p.add("mechanism", m.Mechanism)
 	p.add("initial-response-len", len(m.InitialResponse))
-	p.add("hostname", m.Hostname)
+	p.add("hostname", quoted(m.Hostname))
 	return p.String()
 }
 
