@@ -80,6 +80,8 @@ type Error struct {
 	HasRetryAfter       bool
 	ThrottleScope       string
 	ThrottleInformation string
-	Class               retry.Class
-	Err                 error // transport cause, if any
+	// Diagnostic is x-ms-ags-diagnostic, which Microsoft support asks for.
+	Diagnostic string
+	Class      retry.Class
+	Err        error // transport cause, if any
 }
