@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"strings"
 	"sync"
 	"time"
@@ -92,7 +93,8 @@ func (tc *tokenCache) invalidate(token string) {
 
 // challengeClaims returns the decoded claims of a CAE challenge in the
 // WWW-Authenticate values of a 401 (Bearer ... error="insufficient_claims",
-// claims="<base64>"), or "" when there is none or it does not decode.
+// claims="<base64>"), or "" when there is none or it does not decode to
+// JSON.
 func challengeClaims(values []string) string {
 	for _, v := range values {
 		params := authParams(v)
@@ -104,7 +106,7 @@ func challengeClaims(values []string) string {
 			continue
 		}
 		for _, e := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
-			if b, err := e.DecodeString(enc); err == nil {
+			if b, err := e.DecodeString(enc); err == nil && json.Valid(b) {
 				return string(b)
 			}
 		}
@@ -132,10 +134,9 @@ func authParams(v string) map[string]string {
 		if strings.HasPrefix(rest, `"`) {
 			end := strings.IndexByte(rest[1:], '"')
 			if end < 0 {
-				val, rest = rest[1:], ""
-			} else {
-				val, rest = rest[1:1+end], rest[2+end:]
+				break // unterminated: ignore the rest
 			}
+			val, rest = rest[1:1+end], rest[2+end:]
 		} else {
 			val, rest, _ = strings.Cut(rest, ",")
 			val = strings.TrimSpace(val)
