@@ -1,0 +1,89 @@
+// Package dlq lists and replays the dead-letter queue (DLQ) of the
+// licensefix queue. It is the library behind `licensefix dlq list` and
+// `licensefix dlq replay` and does no command-line parsing; it does not
+// depend on the worker, whose dead-letter property keys and reasons it
+// declares itself (Prop*, Reason*).
+//
+// # Listing
+//
+// [List] peeks the DLQ page by page (Receiver.PeekMessages from sequence
+// number 1 upwards), so it never locks, removes or changes a message, and
+// returns the [Entry] values that match a [Filter] (reasons, user ids, an
+// enqueued-time window; see [ParseTime] for "24h ago" style bounds). An
+// entry's user id is the licensefix-user-id property, else the user id in
+// the body as [messages.Decode] reads it. [Summarize] groups entries by
+// reason and, for GraphRejected and RetriesExhausted, by Graph error code;
+// [WriteTable] and [WriteSummary] render them for a terminal.
+//
+// # Replaying
+//
+// [Replay] moves matching messages back to the queue. Service Bus offers no
+// "receive this sequence number" for active messages: receive-by-sequence-
+// number (ReceiveDeferredMessages) works only for messages in the deferred
+// state, a peek-lock receive always takes the lowest-numbered available
+// message, and abandoning a message or letting its lock expire increments
+// its delivery count, while deferring keeps both its sequence number and its
+// delivery count. Replay therefore works in three steps:
+//
+//  1. Select, without locks: peek the whole DLQ (in pages) and the main
+//     queue. Matches of the filter are classified: already replayed
+//     MaxReplays times (loop protection, unless Force), body no longer valid
+//     (reported, never replayed), beyond Max (counted), or planned. Skipped
+//     messages are never touched. A dry run stops here and reports the
+//     plan.
+//  2. Planned messages already in the deferred state are fetched by
+//     sequence number with ReceiveDeferredMessages, one at a time, touching
+//     nothing else.
+//  3. Planned active messages are received in peek-lock one at a time
+//     (ReceiveMessages with a maximum of 1), so at most one message is
+//     locked at once. A received message that is planned is moved; one that
+//     is not (it stood before a match in sequence order) is deferred with
+//     DeferMessage, keeping its sequence number and delivery count, and
+//     reported in [Report.Deferred]: it stays in the DLQ, is listed as
+//     deferred, and any later replay fetches it by sequence number. Receiving
+//     stops as soon as every planned message has been handled, so messages
+//     after the last match are never locked. If a message beyond every
+//     outstanding match arrives, or nothing arrives within ReceiveTimeout,
+//     the outstanding matches are locked elsewhere or gone and are reported
+//     as failed.
+//
+// [List] and Replay treat deferred DLQ messages like any other.
+//
+// # Moving one message
+//
+// The copy keeps the body, content type, correlation id, subject, reply-to,
+// to, session id, partition key and application properties of the original,
+// minus DeadLetterReason, DeadLetterErrorDescription and the worker's
+// licensefix-* dead-letter properties; it gains licensefix-replay-count (one
+// more than the original's) and licensefix-replayed-from (the original's
+// dead-letter reason). Its time to live is the queue's default. Its message
+// id is [ReplayMessageID] of the original id, the DLQ sequence number and
+// the new replay count: different from every earlier id, so the broker's
+// duplicate detection never swallows it, yet the same on every run for the
+// same DLQ message.
+//
+// The copy is sent, and the broker has confirmed it, before the original is
+// completed. A replay stopped at any instant therefore leaves every message
+// in the DLQ, in the queue, or (stopped between the two steps) in both, and
+// never in neither. An interrupted original stays locked until its lock
+// expires and is then available again.
+//
+// # Running again after an interruption
+//
+// Before sending, Replay looks for a message whose id is the derived id in
+// the main queue and in the DLQ (where the copy would be if the worker
+// dead-lettered it again); step 1 peeks both. When it is found, the original
+// is only completed ([Report.Recovered]). If the copy has already been
+// consumed and completed by the worker it cannot be seen any more; a queue
+// with duplicate detection then still drops the second copy within its
+// detection window, because the id is the same. Without duplicate detection
+// and after the copy was consumed, a re-run sends the user once more, which
+// is harmless for licensefix (reprocessing a user's license assignments is
+// idempotent).
+//
+// # Audit
+//
+// Every Replay, dry run or not, ends with one info log line "replay_audit"
+// naming the actor and host, the filters and limits, the counts, and the
+// message ids replayed, skipped and failed.
+package dlq
