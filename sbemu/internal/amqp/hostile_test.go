@@ -3,8 +3,8 @@ package amqp
 import (
 	"bytes"
 	"encoding/binary"
-	"strings"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,34 +54,45 @@ func TestAbsurdCountsDoNotAllocate(t *testing.T) {
 	}
 }
 
-// nested wraps a null in depth compound values with correct 32-bit sizes,
-// built inside out. kind is list, map, array or described.
+// nested wraps a null in depth compound values with correct 32-bit sizes.
+// kind is list, map, array (an array of one list per level) or described.
+// Each level adds a prefix (which depends on the length so far) and
+// possibly a trailer; the result is the prefixes outermost first, the
+// leaf, then the trailers innermost first.
 func nested(kind string, depth int) []byte {
-	inner := []byte{byte(TypeCodeNull)}
+	var prefixes [][]byte
+	var trailers []byte
+	length := 1 // the leaf null
 	for range depth {
 		var head []byte
 		switch kind {
 		case "list":
-			head = binary.BigEndian.AppendUint32([]byte{byte(TypeCodeList32)}, uint32(len(inner)+4))
+			head = binary.BigEndian.AppendUint32([]byte{byte(TypeCodeList32)}, uint32(length+4))
 			head = binary.BigEndian.AppendUint32(head, 1)
 		case "map":
-			inner = append(inner, byte(TypeCodeNull))
-			head = binary.BigEndian.AppendUint32([]byte{byte(TypeCodeMap32)}, uint32(len(inner)+4))
+			trailers = append(trailers, byte(TypeCodeNull))
+			length++
+			head = binary.BigEndian.AppendUint32([]byte{byte(TypeCodeMap32)}, uint32(length+4))
 			head = binary.BigEndian.AppendUint32(head, 2)
-		case "array": // an array of one list holding the inner value
-			content := binary.BigEndian.AppendUint32(nil, uint32(len(inner)+4))
-			content = binary.BigEndian.AppendUint32(content, 1)
-			content = append(content, inner...)
-			head = binary.BigEndian.AppendUint32([]byte{byte(TypeCodeArray32)}, uint32(len(content)+5))
+		case "array":
+			content := length + 8 // the list element's size and count, then its content
+			head = binary.BigEndian.AppendUint32([]byte{byte(TypeCodeArray32)}, uint32(content+5))
 			head = binary.BigEndian.AppendUint32(head, 1)
 			head = append(head, byte(TypeCodeList32))
-			inner = content
+			head = binary.BigEndian.AppendUint32(head, uint32(length+4))
+			head = binary.BigEndian.AppendUint32(head, 1)
 		case "described":
 			head = []byte{0x00, byte(TypeCodeSmallUlong), 0x99}
 		}
-		inner = append(head, inner...)
+		prefixes = append(prefixes, head)
+		length += len(head)
 	}
-	return inner
+	out := make([]byte, 0, length)
+	for i := len(prefixes) - 1; i >= 0; i-- {
+		out = append(out, prefixes[i]...)
+	}
+	out = append(out, byte(TypeCodeNull))
+	return append(out, trailers...)
 }
 
 func nestedLists(depth int) []byte { return nested("list", depth) }
