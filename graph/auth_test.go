@@ -261,3 +261,27 @@ func TestReprocessTLSVerificationFailureIsSystemic(t *testing.T) {
 	_, err = c2.Reprocess(context.Background(), "alice@contoso.com")
 	require.NoError(t, err)
 }
+
+func TestTokenCacheWaiterHonoursContext(t *testing.T) {
+	t.Parallel()
+	gate := make(chan struct{})
+	cred := &fakeCredential{gate: gate}
+	tc := newTokenCache(cred, "s/.default", time.Now)
+	first := make(chan error, 1)
+	go func() {
+		_, err := tc.get(context.Background(), "")
+		first <- err
+	}()
+	// Wait until the first caller holds the fetch slot.
+	require.Eventually(t, func() bool { return len(tc.fetching) == 1 }, 5*time.Second, time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := tc.get(ctx, "")
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+	close(gate)
+	require.NoError(t, <-first)
+	tok, err := tc.get(context.Background(), "")
+	require.NoError(t, err)
+	assert.Equal(t, "tok-1", tok)
+	assert.Equal(t, 1, cred.Calls())
+}

@@ -216,3 +216,20 @@ func TestErrorString(t *testing.T) {
 	assert.Equal(t, "graph: reprocess: boom (client_request_id=c2 class=transient)", e2.Error())
 	assert.Equal(t, e2.Err, errors.Unwrap(e2))
 }
+
+func TestClassifyStatus(t *testing.T) {
+	t.Parallel()
+	tests := map[int]retry.Class{
+		200: 0, 204: 0, 299: 0,
+		100: retry.Permanent, 304: retry.Systemic, 399: retry.Systemic,
+		400: retry.Permanent, 418: retry.Permanent, 499: retry.Permanent,
+		401: retry.Systemic, 403: retry.Systemic, 407: retry.Systemic,
+		408: retry.Transient, 429: retry.Transient,
+		500: retry.Transient, 501: retry.Permanent, 505: retry.Transient, 599: retry.Transient,
+	}
+	for status, want := range tests {
+		assert.Equal(t, want, classifyStatus(status, ""), "status %d", status)
+	}
+	assert.Equal(t, retry.Transient, classifyStatus(409, "Directory_ConcurrencyViolation"))
+	assert.Equal(t, retry.Permanent, classifyStatus(409, "directory_concurrencyviolation"), "codes are matched exactly")
+}
