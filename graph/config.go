@@ -171,7 +171,8 @@ func parseRoot(cfg Config) (*url.URL, error) {
 		return nil, &ConfigError{EnvURL, fmt.Sprintf("%s=%q must be an absolute http(s) URL", EnvURL, raw)}
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
-		return nil, &ConfigError{EnvURL, fmt.Sprintf("%s=%q must not have a query or fragment", EnvURL, raw)}
+		// The query could carry a key: do not echo the value.
+		return nil, &ConfigError{EnvURL, EnvURL + " must not have a query or fragment"}
 	}
 	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
 		return nil, &ConfigError{EnvURL, fmt.Sprintf("%s=%q must use https unless its host is a loopback address", EnvURL, raw)}

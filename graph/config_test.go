@@ -85,7 +85,7 @@ func TestNewValidation(t *testing.T) {
 			"LICENSEFIX_GRAPH_URL must not contain user information", "hunter2"},
 		{"unparsable url with credentials", Config{RootURL: "https://user:hunter2@[bad", Credential: cred}, EnvURL,
 			"LICENSEFIX_GRAPH_URL is not a valid URL", "hunter2"},
-		{"url with query", Config{RootURL: "https://graph.example.com/?x=1", Credential: cred}, EnvURL, "must not have a query or fragment", ""},
+		{"url with query", Config{RootURL: "https://graph.example.com/?sig=s3cr3t", Credential: cred}, EnvURL, "LICENSEFIX_GRAPH_URL must not have a query or fragment", "s3cr3t"},
 		{"url with fragment", Config{RootURL: "https://graph.example.com/#x", Credential: cred}, EnvURL, "must not have a query or fragment", ""},
 		{"user agent injection", Config{UserAgent: "x\r\nAuthorization: y", Credential: cred}, "", "UserAgent must not contain control characters", ""},
 	}
