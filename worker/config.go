@@ -1,0 +1,173 @@
+package worker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/licensefix/licensefix/graph"
+	"github.com/licensefix/licensefix/retry"
+)
+
+// Setting names of the Config fields, used in ConfigError.
+const (
+	EnvConcurrency          = "LICENSEFIX_CONCURRENCY"
+	EnvShutdownTimeout      = "LICENSEFIX_SHUTDOWN_TIMEOUT"
+	EnvRetryInitialInterval = "LICENSEFIX_RETRY_INITIAL_INTERVAL"
+	EnvRetryMaxInterval     = "LICENSEFIX_RETRY_MAX_INTERVAL"
+	EnvMaxRetryDuration     = "LICENSEFIX_MAX_RETRY_DURATION"
+	EnvBreakerThreshold     = "LICENSEFIX_BREAKER_THRESHOLD"
+	EnvBreakerProbeInterval = "LICENSEFIX_BREAKER_PROBE_INTERVAL"
+	EnvProbeInterval        = "LICENSEFIX_PROBE_INTERVAL"
+	EnvReceiveWait          = "LICENSEFIX_RECEIVE_WAIT"
+	EnvGraphAPI             = graph.EnvAPI
+)
+
+// Defaults applied by [Config.WithDefaults].
+const (
+	DefaultConcurrency          = 16
+	DefaultShutdownTimeout      = 25 * time.Second
+	DefaultBreakerThreshold     = 5
+	DefaultBreakerProbeInterval = 5 * time.Second
+	DefaultProbeInterval        = 30 * time.Second
+	DefaultReceiveWait          = 10 * time.Second
+	DefaultReceiveRetryInterval = time.Second
+	DefaultSettleTimeout        = 30 * time.Second
+	// maxReceiveRetryInterval caps the backoff after Service Bus errors.
+	maxReceiveRetryInterval = 30 * time.Second
+)
+
+// Config tunes a Worker. Zero fields take the default named in their
+// comment; [New] calls WithDefaults and Validate.
+type Config struct {
+	// Concurrency is the most messages held at once (LICENSEFIX_CONCURRENCY,
+	// default 16). The worker only asks Service Bus for free slots.
+	Concurrency int
+	// ShutdownTimeout bounds a graceful stop (LICENSEFIX_SHUTDOWN_TIMEOUT,
+	// default 25s): calls in flight may finish within it, then everything
+	// still held is abandoned.
+	ShutdownTimeout time.Duration
+	// Retry is the backoff policy for transient failures
+	// (LICENSEFIX_RETRY_INITIAL_INTERVAL 1s, LICENSEFIX_RETRY_MAX_INTERVAL
+	// 60s, LICENSEFIX_MAX_RETRY_DURATION 10m, multiplier 2). MaxElapsed is
+	// the per-message budget of active (unpaused) time.
+	Retry retry.Policy
+	// BreakerThreshold is how many distinct messages must fail transiently
+	// in a row, with nothing succeeding, before the outage breaker opens
+	// (LICENSEFIX_BREAKER_THRESHOLD, default 5).
+	BreakerThreshold int
+	// BreakerProbeInterval is the least time between probe calls while the
+	// outage breaker is open (LICENSEFIX_BREAKER_PROBE_INTERVAL, default 5s).
+	BreakerProbeInterval time.Duration
+	// ProbeInterval is the least time between probe calls while paused for a
+	// systemic failure such as a missing permission
+	// (LICENSEFIX_PROBE_INTERVAL, default 30s).
+	ProbeInterval time.Duration
+	// GraphAPI is the Graph action in use (LICENSEFIX_GRAPH_API, default
+	// beta); it decides which permission a 403 reports as missing.
+	GraphAPI graph.API
+	// CloudEventTypes, when non-empty, is the allow-list of CloudEvent types
+	// (LICENSEFIX_CLOUDEVENT_TYPES, default empty: any type).
+	CloudEventTypes []string
+	// ReceiveWait is the longest a single receive call waits for messages
+	// before asking again (LICENSEFIX_RECEIVE_WAIT, default 10s). It bounds
+	// how long a broken connection can go unnoticed by /readyz.
+	ReceiveWait time.Duration
+	// ReceiveRetryInterval is the first pause after a Service Bus receive
+	// error (default 1s), doubled on each further error up to 30s.
+	ReceiveRetryInterval time.Duration
+	// SettleTimeout bounds one settlement call (default 30s).
+	SettleTimeout time.Duration
+}
+
+// ConfigError is a Config that [New] rejects. Setting is the LICENSEFIX_*
+// variable of the field at fault.
+type ConfigError struct {
+	Setting string
+	Problem string
+}
+
+// Error names the setting and the problem.
+func (e *ConfigError) Error() string { return "worker: " + e.Setting + ": " + e.Problem }
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	c.Retry = c.Retry.WithDefaults()
+	if c.BreakerThreshold == 0 {
+		c.BreakerThreshold = DefaultBreakerThreshold
+	}
+	if c.BreakerProbeInterval == 0 {
+		c.BreakerProbeInterval = DefaultBreakerProbeInterval
+	}
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.GraphAPI == "" {
+		c.GraphAPI = graph.APIBeta
+	}
+	if c.ReceiveWait == 0 {
+		c.ReceiveWait = DefaultReceiveWait
+	}
+	if c.ReceiveRetryInterval == 0 {
+		c.ReceiveRetryInterval = DefaultReceiveRetryInterval
+	}
+	if c.SettleTimeout == 0 {
+		c.SettleTimeout = DefaultSettleTimeout
+	}
+	return c
+}
+
+// maxConcurrency is the SDK's credit limit per ReceiveMessages call.
+const maxConcurrency = 5000
+
+// Validate reports the first invalid field as a *ConfigError naming its
+// setting.
+func (c Config) Validate() error {
+	bad := func(setting, format string, args ...any) error {
+		return &ConfigError{Setting: setting, Problem: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case c.Concurrency < 1 || c.Concurrency > maxConcurrency:
+		return bad(EnvConcurrency, "must be between 1 and %d, got %d", maxConcurrency, c.Concurrency)
+	case c.ShutdownTimeout <= 0:
+		return bad(EnvShutdownTimeout, "must be > 0, got %s", c.ShutdownTimeout)
+	case c.Retry.InitialInterval <= 0:
+		return bad(EnvRetryInitialInterval, "must be > 0, got %s", c.Retry.InitialInterval)
+	case c.Retry.MaxInterval < c.Retry.InitialInterval:
+		return bad(EnvRetryMaxInterval, "must be >= %s (%s), got %s", EnvRetryInitialInterval, c.Retry.InitialInterval, c.Retry.MaxInterval)
+	case c.Retry.MaxElapsed <= 0:
+		return bad(EnvMaxRetryDuration, "must be > 0, got %s", c.Retry.MaxElapsed)
+	case c.BreakerThreshold < 1:
+		return bad(EnvBreakerThreshold, "must be >= 1, got %d", c.BreakerThreshold)
+	case c.BreakerProbeInterval <= 0:
+		return bad(EnvBreakerProbeInterval, "must be > 0, got %s", c.BreakerProbeInterval)
+	case c.ProbeInterval <= 0:
+		return bad(EnvProbeInterval, "must be > 0, got %s", c.ProbeInterval)
+	case c.GraphAPI != graph.APIBeta && c.GraphAPI != graph.APIV1:
+		return bad(EnvGraphAPI, "must be beta or v1, got %q", string(c.GraphAPI))
+	case c.ReceiveWait <= 0:
+		return bad(EnvReceiveWait, "must be > 0, got %s", c.ReceiveWait)
+	case c.ReceiveRetryInterval <= 0:
+		return bad("ReceiveRetryInterval", "must be > 0, got %s", c.ReceiveRetryInterval)
+	case c.SettleTimeout <= 0:
+		return bad("SettleTimeout", "must be > 0, got %s", c.SettleTimeout)
+	}
+	if err := c.Retry.Validate(); err != nil {
+		return bad(EnvRetryInitialInterval, "%v", err)
+	}
+	return nil
+}
+
+// missingPermission names the least-privileged application permission the
+// configured Graph action needs.
+func missingPermission(api graph.API) string {
+	if api == graph.APIV1 {
+		return "User.ReadWrite.All"
+	}
+	return "CloudLicensing.AssignLicenses.Organization"
+}

@@ -1,0 +1,357 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/graph"
+	"github.com/licensefix/licensefix/messages"
+	"github.com/licensefix/licensefix/retry"
+)
+
+// kind is what happens to a message at the end.
+type kind int
+
+const (
+	kindComplete kind = iota + 1
+	kindDeadLetter
+	kindAbandon
+	kindLockLost
+)
+
+// result is the end of one message's work.
+type result struct {
+	kind         kind
+	reason       Reason
+	attempts     int
+	ok           graph.Result // the successful call
+	last         *graph.Error // the last failure, if any
+	userID       string       // "" when the message was invalid
+	invalidField string
+	description  string
+}
+
+// maxDescription bounds the dead-letter description.
+const maxDescription = 1024
+
+// process works one message from decoding to settlement.
+func (w *Worker) process(m *azservicebus.ReceivedMessage) {
+	start := w.clock.Now()
+	raw := messages.Raw{ApplicationProperties: m.ApplicationProperties, Body: m.Body}
+	if m.ContentType != nil {
+		raw.ContentType = *m.ContentType
+	}
+	lf, err := messages.Decode(raw, messages.DecodeOptions{CloudEventTypes: w.cfg.CloudEventTypes})
+	if err != nil {
+		r := result{kind: kindDeadLetter, reason: ReasonInvalidMessage, description: err.Error()}
+		var ie *messages.InvalidError
+		if errors.As(err, &ie) {
+			r.invalidField = ie.Field
+		}
+		w.settle(m, r, start)
+		return
+	}
+
+	ctx, cancel := context.WithCancelCause(w.callCtx)
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		w.renewLock(ctx, m, func() { cancel(errLockLost) })
+	}()
+	r := w.attempts(ctx, m.MessageID, lf.UserID)
+	if errors.Is(context.Cause(ctx), errLockLost) {
+		r.kind = kindLockLost
+	}
+	cancel(nil)
+	<-renewed
+	r.userID = lf.UserID
+	w.settle(m, r, start)
+}
+
+// endResult is the result for a message whose work stopped early: its lock
+// was lost, or shutdown began (abandon).
+func endResult(ctx context.Context, r result) result {
+	r.kind = kindAbandon
+	if errors.Is(context.Cause(ctx), errLockLost) {
+		r.kind = kindLockLost
+	}
+	return r
+}
+
+// attempts calls Graph for userID until it succeeds, fails for good, the
+// budget is spent, the lock is lost or shutdown begins. key identifies the
+// message for the breaker.
+func (w *Worker) attempts(ctx context.Context, key, userID string) result {
+	bo := w.cfg.Retry.NewBackoff(nil)
+	b := budget{max: w.cfg.Retry.MaxElapsed}
+	var r result
+	for {
+		probe, err := w.gate.acquire(ctx, w.stopping, w.clock)
+		if err != nil {
+			return endResult(ctx, r)
+		}
+		now := w.clock.Now()
+		b.begin(now, w.gate.pausedFor(now))
+		if r.attempts > 0 {
+			w.metrics.retries.Inc()
+		}
+		r.attempts++
+		res, err := w.graph.Reprocess(ctx, userID)
+		done := w.clock.Now()
+		if err == nil {
+			w.metrics.observeCall(res.StatusCode, done.Sub(now))
+			w.noteTransition(w.gate.report(done, probe, callResult{key: key}), nil)
+			r.kind, r.ok, r.last = kindComplete, res, nil
+			return r
+		}
+		var ge *graph.Error
+		if !errors.As(err, &ge) {
+			ge = &graph.Error{Class: graph.ClassOf(err), Err: err}
+		}
+		w.metrics.observeCall(ge.StatusCode, done.Sub(now))
+		if ctx.Err() != nil {
+			// Our own cancellation (lock lost, shutdown deadline), not Graph's failure.
+			if probe {
+				w.gate.releaseProbe()
+			}
+			return endResult(ctx, r)
+		}
+		r.last = ge
+		class := ge.Class
+		if class == 0 {
+			class = graph.ClassOf(err)
+		}
+		cr := callResult{class: class, status: ge.StatusCode, key: key}
+		if ge.HasRetryAfter {
+			cr.retryAfter = ge.RetryAfter
+		}
+		w.noteTransition(w.gate.report(done, probe, cr), ge)
+		switch class {
+		case retry.Permanent:
+			r.kind, r.reason = kindDeadLetter, ReasonGraphRejected
+			if ge.StatusCode == 404 {
+				r.reason = ReasonUserNotFound
+			}
+			return r
+		case retry.Systemic:
+			// The gate is paused now; acquire waits for the probe slot.
+			continue
+		}
+		// Transient.
+		select {
+		case <-w.stopping:
+			return endResult(ctx, r)
+		default:
+		}
+		delay := bo.Next(cr.retryAfter)
+		if k, _ := w.gate.state(); k == notPaused && b.exceeded(done, w.gate.pausedFor(done), delay) {
+			if w.gate.healthySince(b.start) {
+				r.kind, r.reason = kindDeadLetter, ReasonRetriesExhausted
+				return r
+			}
+			// No sign that Graph works for anyone: an outage, not a bad message.
+			w.noteTransition(w.gate.forceOutage(done), ge)
+			b.restart()
+			bo.Reset()
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return endResult(ctx, r)
+		case <-w.stopping:
+			return endResult(ctx, r)
+		case <-w.clock.After(delay):
+		}
+	}
+}
+
+// noteTransition logs a change of the gate's state and updates the gauges.
+func (w *Worker) noteTransition(tr transition, ge *graph.Error) {
+	if tr == noTransition {
+		return
+	}
+	k, why := w.gate.state()
+	w.metrics.setPause(k)
+	attrs := []any{slog.String("reason", why)}
+	if ge != nil {
+		attrs = append(attrs, slog.Int("http_status", ge.StatusCode), slog.String("graph_error_code", ge.Code),
+			slog.String("graph_request_id", ge.RequestID), slog.String("client_request_id", ge.ClientRequestID))
+	}
+	switch tr {
+	case breakerOpened:
+		w.log.Warn("graph outage breaker opened; intake paused", attrs...)
+	case systemicPaused:
+		if why == ReadyReasonPermissionMissing {
+			attrs = append(attrs, slog.String("missing_permission", missingPermission(w.cfg.GraphAPI)))
+			w.log.Error("graph permission missing; intake paused until a probe call succeeds", attrs...)
+		} else {
+			w.log.Error("graph refused the deployment's credentials or configuration; intake paused until a probe call succeeds", attrs...)
+		}
+	case resumed:
+		w.log.Info("graph calls resumed")
+	}
+}
+
+// settle applies r to m with the settlement context, then logs and counts.
+func (w *Worker) settle(m *azservicebus.ReceivedMessage, r result, start time.Time) {
+	if r.kind == kindLockLost {
+		w.finish(m, r, start, outcomeLockLost, nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(w.settleCtx, w.cfg.SettleTimeout)
+	defer cancel()
+	var err error
+	outcome := ""
+	switch r.kind {
+	case kindComplete:
+		outcome = outcomeCompleted
+		err = w.recv.CompleteMessage(ctx, m, nil)
+	case kindDeadLetter:
+		outcome = outcomeDeadLettered
+		reason := string(r.reason)
+		desc := describe(r)
+		err = w.recv.DeadLetterMessage(ctx, m, &azservicebus.DeadLetterOptions{
+			Reason:             &reason,
+			ErrorDescription:   &desc,
+			PropertiesToModify: deadLetterProperties(r, w.clock.Now()),
+		})
+	default:
+		outcome = outcomeAbandoned
+		err = w.recv.AbandonMessage(ctx, m, nil)
+	}
+	switch {
+	case err == nil:
+	case isLockLost(err):
+		outcome = outcomeLockLost
+	default:
+		outcome = outcomeSettleFailed
+	}
+	w.finish(m, r, start, outcome, err)
+}
+
+// finish counts and logs one message's outcome.
+func (w *Worker) finish(m *azservicebus.ReceivedMessage, r result, start time.Time, outcome string, err error) {
+	reason := ""
+	if outcome == outcomeDeadLettered {
+		reason = string(r.reason)
+	}
+	w.metrics.messages.WithLabelValues(outcome, reason).Inc()
+	if outcome == outcomeLockLost {
+		w.metrics.lockLosses.Inc()
+	}
+	attrs := []any{
+		slog.String("message_id", m.MessageID),
+		slog.String("user_id", r.userID),
+		slog.Int("delivery_count", int(m.DeliveryCount)),
+		slog.Int("attempts", r.attempts),
+		slog.String("reason", reason),
+		slog.Duration("duration", w.clock.Now().Sub(start)),
+	}
+	switch {
+	case r.kind == kindComplete:
+		attrs = append(attrs, slog.String("graph_request_id", r.ok.RequestID),
+			slog.String("client_request_id", r.ok.ClientRequestID), slog.Int("http_status", r.ok.StatusCode))
+	case r.last != nil:
+		attrs = append(attrs, slog.String("graph_request_id", r.last.RequestID),
+			slog.String("client_request_id", r.last.ClientRequestID), slog.Int("http_status", r.last.StatusCode),
+			slog.String("graph_error_code", r.last.Code))
+	}
+	if r.invalidField != "" {
+		attrs = append(attrs, slog.String("invalid_field", r.invalidField))
+	}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	switch outcome {
+	case outcomeCompleted:
+		w.log.Info("message completed", attrs...)
+	case outcomeDeadLettered:
+		w.log.Warn("message dead-lettered", attrs...)
+	case outcomeAbandoned:
+		w.log.Info("message abandoned", attrs...)
+	case outcomeLockLost:
+		w.log.Warn("message lock lost; not settled", attrs...)
+	default:
+		w.log.Error("message settlement failed", attrs...)
+	}
+}
+
+// describe writes the dead-letter description: the reason in words, then
+// the HTTP status, Graph error code, request ids and attempt count.
+func describe(r result) string {
+	var b strings.Builder
+	switch r.reason {
+	case ReasonInvalidMessage:
+		b.WriteString(r.description)
+		b.WriteString("; Graph was not called (attempts=0)")
+		return truncate(b.String())
+	case ReasonUserNotFound:
+		b.WriteString("Graph does not know the user")
+	case ReasonGraphRejected:
+		b.WriteString("Graph rejected the request permanently")
+	case ReasonRetriesExhausted:
+		b.WriteString("transient Graph failures outlasted the retry budget")
+	}
+	fmt.Fprintf(&b, " after %d attempt(s)", r.attempts)
+	if e := r.last; e != nil {
+		if e.StatusCode != 0 {
+			fmt.Fprintf(&b, "; http_status=%d", e.StatusCode)
+		} else {
+			b.WriteString("; no HTTP response (network error or timeout)")
+		}
+		if e.Code != "" {
+			fmt.Fprintf(&b, " graph_error_code=%s", e.Code)
+		}
+		if e.RequestID != "" {
+			fmt.Fprintf(&b, " request-id=%s", e.RequestID)
+		}
+		if e.ClientRequestID != "" {
+			fmt.Fprintf(&b, " client-request-id=%s", e.ClientRequestID)
+		}
+	}
+	fmt.Fprintf(&b, " attempts=%d", r.attempts)
+	return truncate(b.String())
+}
+
+func truncate(s string) string {
+	if len(s) <= maxDescription {
+		return s
+	}
+	return s[:maxDescription]
+}
+
+// deadLetterProperties returns the application properties stamped on a
+// dead-lettered message.
+func deadLetterProperties(r result, now time.Time) map[string]any {
+	p := map[string]any{
+		PropReason:         string(r.reason),
+		PropAttempts:       r.attempts,
+		PropDeadLetteredAt: now.UTC().Format(time.RFC3339),
+	}
+	if r.userID != "" {
+		p[PropUserID] = r.userID
+	}
+	if r.invalidField != "" {
+		p[PropInvalidField] = r.invalidField
+	}
+	if e := r.last; e != nil {
+		if e.StatusCode != 0 {
+			p[PropHTTPStatus] = e.StatusCode
+		}
+		if e.Code != "" {
+			p[PropGraphErrorCode] = e.Code
+		}
+		if e.RequestID != "" {
+			p[PropGraphRequestID] = e.RequestID
+		}
+		if e.ClientRequestID != "" {
+			p[PropClientRequestID] = e.ClientRequestID
+		}
+	}
+	return p
+}

@@ -1,0 +1,267 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/graph"
+)
+
+// Receiver is the part of *azservicebus.Receiver the worker uses.
+type Receiver interface {
+	ReceiveMessages(ctx context.Context, maxMessages int, options *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error)
+	CompleteMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.CompleteMessageOptions) error
+	AbandonMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.AbandonMessageOptions) error
+	DeadLetterMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.DeadLetterOptions) error
+	RenewMessageLock(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.RenewMessageLockOptions) error
+}
+
+var _ Receiver = (*azservicebus.Receiver)(nil)
+
+// Reprocessor calls Graph's reprocess action once for a user.
+type Reprocessor interface {
+	Reprocess(ctx context.Context, userID string) (graph.Result, error)
+}
+
+var _ Reprocessor = (*graph.Client)(nil)
+
+// Clock is the time source; tests may inject their own.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// systemClock is the real clock.
+type systemClock struct{}
+
+func (systemClock) Now() time.Time                         { return time.Now() }
+func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Deps are the worker's collaborators.
+type Deps struct {
+	// Receiver is a peek-lock receiver on the queue (required). The caller
+	// closes it after Run returns.
+	Receiver Receiver
+	// Graph calls the reprocess action (required), normally a *graph.Client.
+	Graph Reprocessor
+	// Logger receives the worker's logs (nil = discard).
+	Logger *slog.Logger
+	// Clock is the time source (nil = the system clock).
+	Clock Clock
+}
+
+// FatalError is returned by Run when Service Bus refuses the worker for
+// good (unauthorized, queue not found). Code is the SDK's error code.
+type FatalError struct {
+	Code azservicebus.Code
+	Err  error
+}
+
+// Error describes the failure by its code.
+func (e *FatalError) Error() string {
+	return "worker: Service Bus refused the receiver (" + string(e.Code) + "): " + e.Err.Error()
+}
+
+// Unwrap returns the SDK error.
+func (e *FatalError) Unwrap() error { return e.Err }
+
+// Worker is the engine; see the package documentation. Create it with New
+// and call Run once.
+type Worker struct {
+	cfg     Config
+	recv    Receiver
+	graph   Reprocessor
+	log     *slog.Logger
+	clock   Clock
+	gate    *gate
+	metrics *metrics
+
+	started      atomic.Bool
+	stoppingFlag atomic.Bool
+	disconnected atomic.Bool
+
+	// Set by Run before any message goroutine starts.
+	stopping  chan struct{}   // closed when shutdown begins
+	callCtx   context.Context // cancelled when in-flight calls must end
+	settleCtx context.Context // cancelled when settlement must end
+	slotFreed chan struct{}
+	inFlight  atomic.Int64
+	wg        sync.WaitGroup
+}
+
+// New validates cfg (after WithDefaults) and returns a Worker.
+func New(cfg Config, deps Deps) (*Worker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Receiver == nil {
+		return nil, errors.New("worker: Deps.Receiver is required")
+	}
+	if deps.Graph == nil {
+		return nil, errors.New("worker: Deps.Graph is required")
+	}
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Clock == nil {
+		deps.Clock = systemClock{}
+	}
+	w := &Worker{
+		cfg:       cfg,
+		recv:      deps.Receiver,
+		graph:     deps.Graph,
+		log:       deps.Logger,
+		clock:     deps.Clock,
+		gate:      newGate(cfg.BreakerThreshold, cfg.BreakerProbeInterval, cfg.ProbeInterval),
+		slotFreed: make(chan struct{}, 1),
+	}
+	w.metrics = newMetrics(func() float64 { return w.gate.pausedFor(w.clock.Now()).Seconds() })
+	return w, nil
+}
+
+// Config returns the effective configuration (defaults applied).
+func (w *Worker) Config() Config { return w.cfg }
+
+// Ready reports whether the worker is taking work, and if not, why:
+// starting, shutting_down, servicebus_disconnected, graph_outage,
+// graph_permission_missing, graph_unauthorized or graph_misconfigured.
+func (w *Worker) Ready() (bool, string) {
+	switch {
+	case !w.started.Load():
+		return false, ReadyReasonStarting
+	case w.stoppingFlag.Load():
+		return false, ReadyReasonShuttingDown
+	case w.disconnected.Load():
+		return false, ReadyReasonDisconnected
+	}
+	if _, why := w.gate.state(); why != "" {
+		return false, why
+	}
+	return true, ""
+}
+
+// errRunTwice is returned by a second call to Run.
+var errRunTwice = errors.New("worker: Run called twice")
+
+// Run receives and processes messages until ctx ends (a graceful stop,
+// returning nil) or Service Bus refuses the receiver for good (a
+// *FatalError). Either way it stops intake at once, lets calls in flight
+// finish within ShutdownTimeout, abandons whatever is still held and
+// returns only when every message goroutine has ended.
+func (w *Worker) Run(ctx context.Context) error {
+	if !w.started.CompareAndSwap(false, true) {
+		return errRunTwice
+	}
+	base := context.WithoutCancel(ctx)
+	callCtx, cancelCalls := context.WithCancel(base)
+	settleCtx, cancelSettle := context.WithCancel(base)
+	defer cancelCalls()
+	defer cancelSettle()
+	w.stopping = make(chan struct{})
+	w.callCtx, w.settleCtx = callCtx, settleCtx
+
+	w.log.InfoContext(ctx, "worker started",
+		slog.Int("concurrency", w.cfg.Concurrency),
+		slog.String("graph_api", string(w.cfg.GraphAPI)))
+	runErr := w.intake(ctx)
+
+	// Shutdown: intake has stopped. Calls in flight get ShutdownTimeout
+	// minus a reserve for settlement; settlement gets all of it.
+	w.stoppingFlag.Store(true)
+	close(w.stopping)
+	reserve := min(5*time.Second, w.cfg.ShutdownTimeout/5)
+	callTimer := time.AfterFunc(w.cfg.ShutdownTimeout-reserve, cancelCalls)
+	settleTimer := time.AfterFunc(w.cfg.ShutdownTimeout, cancelSettle)
+	defer callTimer.Stop()
+	defer settleTimer.Stop()
+	w.log.Info("worker stopping", slog.Int64("in_flight", w.inFlight.Load()), slog.Duration("shutdown_timeout", w.cfg.ShutdownTimeout))
+	w.wg.Wait()
+	w.log.Info("worker stopped")
+	return runErr
+}
+
+// intake receives messages into free slots until ctx ends or a fatal error.
+func (w *Worker) intake(ctx context.Context) error {
+	retryWait := w.cfg.ReceiveRetryInterval
+	for {
+		free, err := w.waitForSlots(ctx)
+		if err != nil {
+			return nil
+		}
+		rctx, cancel := context.WithTimeout(ctx, w.cfg.ReceiveWait)
+		msgs, err := w.recv.ReceiveMessages(rctx, free, nil)
+		pollExpired := rctx.Err() != nil
+		cancel()
+		if ctx.Err() != nil {
+			// Shutting down; anything received in the race is still ours.
+			w.dispatch(msgs)
+			return nil
+		}
+		if err != nil && !(pollExpired && errors.Is(err, context.DeadlineExceeded)) {
+			var sbErr *azservicebus.Error
+			if errors.As(err, &sbErr) && (sbErr.Code == azservicebus.CodeUnauthorizedAccess || sbErr.Code == azservicebus.CodeNotFound) {
+				w.log.Error("service bus refused the receiver; stopping", slog.String("code", string(sbErr.Code)), slog.String("error", err.Error()))
+				w.dispatch(msgs)
+				return &FatalError{Code: sbErr.Code, Err: err}
+			}
+			w.metrics.receiveErrors.Inc()
+			w.disconnected.Store(true)
+			w.log.Warn("service bus receive failed; retrying", slog.String("error", err.Error()), slog.Duration("retry_in", retryWait))
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-w.clock.After(retryWait):
+			}
+			retryWait = min(2*retryWait, maxReceiveRetryInterval)
+			continue
+		}
+		retryWait = w.cfg.ReceiveRetryInterval
+		w.disconnected.Store(false)
+		w.dispatch(msgs)
+	}
+}
+
+// waitForSlots blocks until at least one slot is free and intake is not
+// paused, returning the number of free slots.
+func (w *Worker) waitForSlots(ctx context.Context) (int, error) {
+	for {
+		paused, changed := w.gate.intakeWait()
+		free := w.cfg.Concurrency - int(w.inFlight.Load())
+		if !paused && free > 0 {
+			return free, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-changed:
+		case <-w.slotFreed:
+		}
+	}
+}
+
+// dispatch starts one goroutine per message.
+func (w *Worker) dispatch(msgs []*azservicebus.ReceivedMessage) {
+	for _, m := range msgs {
+		w.inFlight.Add(1)
+		w.metrics.inFlight.Inc()
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			defer func() {
+				w.inFlight.Add(-1)
+				w.metrics.inFlight.Dec()
+				select {
+				case w.slotFreed <- struct{}{}:
+				default:
+				}
+			}()
+			w.process(m)
+		}()
+	}
+}
