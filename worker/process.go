@@ -150,7 +150,9 @@ func (w *Worker) attempts(ctx context.Context, key, userID string) result {
 		}
 		delay := bo.Next(cr.retryAfter)
 		if k, _ := w.gate.state(); k == notPaused && b.exceeded(done, w.gate.pausedFor(done), delay) {
-			if w.gate.healthySince(b.start) {
+			// Graph counts as otherwise healthy when some call got a healthy
+			// answer during this message's retries or one budget before.
+			if w.gate.healthySince(b.start.Add(-w.cfg.Retry.MaxElapsed)) {
 				r.kind, r.reason = kindDeadLetter, ReasonRetriesExhausted
 				return r
 			}
