@@ -106,3 +106,7 @@ type Record struct {
 	MessageID            string
 	Payload              any
 }
+
+// ErrNotSupported: the operation does not apply to this entity (sending to a
+// dead-letter subqueue).
+var ErrNotSupported = errors.New("broker: operation not supported on this entity")
