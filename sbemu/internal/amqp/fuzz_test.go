@@ -40,6 +40,9 @@ func FuzzDecodeValue(f *testing.F) {
 		if !bytes.Equal(e1, e2) {
 			t.Fatalf("re-encoding not stable:\n% x\n% x", e1, e2)
 		}
+		if !equalAMQP(v, v2) {
+			t.Fatalf("value changed in a round trip:\n%#v\n%#v", v, v2)
+		}
 	})
 }
 
@@ -76,6 +79,9 @@ func FuzzReadFrame(f *testing.F) {
 			if !bytes.Equal(e1, e2) {
 				t.Fatalf("frame re-encoding not stable:\n% x\n% x", e1, e2)
 			}
+			if !equalAMQP(fr1, fr2) {
+				t.Fatalf("frame changed in a round trip:\n%v\n%v", fr1, fr2)
+			}
 		}
 	})
 }
@@ -109,6 +115,9 @@ func FuzzDecodeMessage(f *testing.F) {
 		}
 		if !bytes.Equal(e1, e2) {
 			t.Fatalf("message re-encoding not stable:\n% x\n% x", e1, e2)
+		}
+		if !equalAMQP(m, m2) {
+			t.Fatalf("message changed in a round trip:\n%#v\n%#v", m, m2)
 		}
 	})
 }
