@@ -5,6 +5,7 @@ package graphsim
 // be extended but not renamed.
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 )
@@ -13,6 +14,7 @@ import (
 type Response struct {
 	Status            int           // HTTP status; 0 = 200
 	Code              string        // Graph error.code for error bodies ("" = derived from status)
+	Message           string        // Graph error.message ("" = derived from status)
 	RetryAfter        string        // Retry-After header value verbatim ("" = none)
 	Header            http.Header   // extra headers (x-ms-throttle-scope, ...)
 	Body              string        // raw body overriding the generated one (e.g. HTML for 502)
@@ -26,7 +28,7 @@ type Response struct {
 type Request struct {
 	Time             time.Time
 	Method           string
-	Path             string // r.URL.EscapedPath(), as sent
+	Path             string // the escaped path as sent (request target without the query)
 	UserID           string // the decoded user segment, "" if the path did not match
 	API              string // "beta" or "v1", "" if the path did not match
 	BodyLength       int64
@@ -35,6 +37,9 @@ type Request struct {
 	ClientRequestID  string
 	UserAgent        string
 	RetryAttempt     string
+	// Status is the status answered; 0 while the answer is pending, for a
+	// Reset, or when the client went away first.
+	Status int
 }
 
 // Options configures a Server. The zero value answers 200 to every valid call.
@@ -43,4 +48,13 @@ type Options struct {
 	// RequireToken, when set, makes every call without "Authorization: Bearer <RequireToken>" answer 401.
 	RequireToken string
 	Latency      time.Duration // added to every answer
+
+	// AppID and TenantID appear in x-ms-throttle-scope on 429s from the
+	// token bucket; defaults are fixed made-up GUIDs (DefaultAppID,
+	// DefaultTenantID).
+	AppID    string
+	TenantID string
+	// Logger receives one debug line per request (never the Authorization
+	// header); nil discards.
+	Logger *slog.Logger
 }
