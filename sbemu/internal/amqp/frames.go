@@ -44,7 +44,8 @@ const readChunk = 64 << 10
 
 // FrameReader reads frames, refusing any frame larger than its maximum size
 // before allocating for it. Each frame gets a buffer of its own, so a
-// Frame's Payload stays valid after the next ReadFrame.
+// Frame's Payload stays valid after the next ReadFrame. A FrameReader is
+// for one goroutine at a time.
 type FrameReader struct {
 	r   io.Reader
 	max uint32

@@ -391,6 +391,9 @@ func (m *Message) SetData(p []byte) {
 // SplitBatch decodes every data section of a batch envelope (message format
 // BatchMessageFormat) as a complete message.
 func SplitBatch(envelope *Message) ([]*Message, error) {
+	if envelope == nil {
+		return nil, errors.New("amqp: nil batch envelope")
+	}
 	data, err := envelope.Data()
 	if err != nil {
 		return nil, err

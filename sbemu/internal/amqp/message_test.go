@@ -189,3 +189,14 @@ func TestDecodeMessageAcceptsSymbolicSections(t *testing.T) {
 	require.NoError(t, err)
 	assert.Nil(t, v)
 }
+
+func TestErrorAsGoError(t *testing.T) {
+	t.Parallel()
+	var err error = &Error{Condition: "com.microsoft:message-lock-lost", Description: "lock expired"}
+	assert.EqualError(t, err, "amqp: com.microsoft:message-lock-lost: lock expired")
+	assert.EqualError(t, &Error{Condition: "amqp:not-found"}, "amqp: amqp:not-found")
+	assert.Equal(t, "amqp: <nil error>", (*Error)(nil).Error())
+	assert.Equal(t, "<nil>", (*Error)(nil).String())
+	_, err = SplitBatch(nil)
+	assert.Error(t, err)
+}

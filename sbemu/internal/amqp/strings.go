@@ -113,6 +113,9 @@ func (e *Error) String() string {
 // Error implements the error interface, so a received AMQP error can be
 // returned as a Go error.
 func (e *Error) Error() string {
+	if e == nil {
+		return "amqp: <nil error>"
+	}
 	if e.Description == "" {
 		return "amqp: " + string(e.Condition)
 	}

@@ -285,3 +285,83 @@ func TestUUIDString(t *testing.T) {
 	u := UUID{0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0, 0x01, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef}
 	assert.Equal(t, "12345678-9abc-def0-0123-456789abcdef", u.String())
 }
+
+// TestArraysOfEveryElementType round-trips an array for every element code
+// and checks the element code written (compact codes widen or normalise as
+// documented on appendArray).
+func TestArraysOfEveryElementType(t *testing.T) {
+	t.Parallel()
+	ts := time.UnixMilli(1700000000000).UTC()
+	long := string(make([]byte, 300))
+	cases := []struct {
+		in       Array
+		wantCode TypeCode
+	}{
+		{NewArray(TypeCodeBool, true, false), TypeCodeBool},
+		{NewArray(TypeCodeBoolFalse, false), TypeCodeBool},
+		{NewArray(TypeCodeUbyte, uint8(1)), TypeCodeUbyte},
+		{NewArray(TypeCodeUshort, uint16(1)), TypeCodeUshort},
+		{NewArray(TypeCodeUint, uint32(1)), TypeCodeUint},
+		{NewArray(TypeCodeSmallUint, uint32(1)), TypeCodeSmallUint},
+		{NewArray(TypeCodeUlong, uint64(1)), TypeCodeUlong},
+		{NewArray(TypeCodeUlong0, uint64(0)), TypeCodeSmallUlong},
+		{NewArray(TypeCodeSmallUlong, uint64(1), uint64(256)), TypeCodeUlong},
+		{NewArray(TypeCodeByte, int8(-1)), TypeCodeByte},
+		{NewArray(TypeCodeShort, int16(-1)), TypeCodeShort},
+		{NewArray(TypeCodeInt, int32(-1)), TypeCodeInt},
+		{NewArray(TypeCodeSmallint, int32(-1), int32(1000)), TypeCodeInt},
+		{NewArray(TypeCodeSmallint, int32(-1)), TypeCodeSmallint},
+		{NewArray(TypeCodeSmalllong, int64(-1), int64(1000)), TypeCodeLong},
+		{NewArray(TypeCodeFloat, float32(1)), TypeCodeFloat},
+		{NewArray(TypeCodeDouble, float64(1)), TypeCodeDouble},
+		{NewArray(TypeCodeDecimal32, Decimal32{1}), TypeCodeDecimal32},
+		{NewArray(TypeCodeDecimal64, Decimal64{1}), TypeCodeDecimal64},
+		{NewArray(TypeCodeDecimal128, Decimal128{1}), TypeCodeDecimal128},
+		{NewArray(TypeCodeChar, Char('a')), TypeCodeChar},
+		{NewArray(TypeCodeTimestamp, ts), TypeCodeTimestamp},
+		{NewArray(TypeCodeUUID, UUID{1}), TypeCodeUUID},
+		{NewArray(TypeCodeVbin32, []byte{1}), TypeCodeVbin8},
+		{NewArray(TypeCodeVbin8, []byte(long)), TypeCodeVbin32},
+		{NewArray(TypeCodeStr32, "a"), TypeCodeStr8},
+		{NewArray(TypeCodeStr8, long), TypeCodeStr32},
+		{NewArray(TypeCodeSym8, Symbol("a")), TypeCodeSym8},
+		{NewArray(TypeCodeSym8, Symbol(long)), TypeCodeSym32},
+		{NewArray(TypeCodeList0, []any{}), TypeCodeList32},
+		{NewArray(TypeCodeList8, []any{"x", uint64(2)}), TypeCodeList32},
+		{NewArray(TypeCodeMap8, Map{{Key: Symbol("k"), Value: nil}}), TypeCodeMap32},
+		{NewArray(TypeCodeArray8, NewArray(TypeCodeSym8, Symbol("a"))), TypeCodeArray32},
+		{Array{Code: TypeCodeLong, Values: []any{}}, TypeCodeLong},
+	}
+	for _, tc := range cases {
+		b, err := AppendValue(nil, tc.in)
+		require.NoError(t, err, "%#v", tc.in)
+		v, n, err := DecodeValue(b)
+		require.NoError(t, err, "%#v", tc.in)
+		assert.Equal(t, len(b), n)
+		got := v.(Array)
+		assert.Equal(t, tc.wantCode, got.Code, "%#02x", byte(tc.in.Code))
+		assert.True(t, equalAMQP(tc.in, got), "%#v != %#v", tc.in, got)
+	}
+	for _, bad := range []Array{
+		NewArray(TypeCodeUbyte, uint16(1)), NewArray(TypeCodeUshort, uint8(1)), NewArray(TypeCodeSmallUint, int32(1)),
+		NewArray(TypeCodeSmallUlong, "x"), NewArray(TypeCodeByte, uint8(1)), NewArray(TypeCodeShort, 1),
+		NewArray(TypeCodeInt, int64(1)), NewArray(TypeCodeFloat, 1.0), NewArray(TypeCodeDouble, float32(1)),
+		NewArray(TypeCodeDecimal32, Decimal64{}), NewArray(TypeCodeDecimal64, Decimal32{}), NewArray(TypeCodeDecimal128, 1),
+		NewArray(TypeCodeChar, 'a'), NewArray(TypeCodeTimestamp, int64(1)), NewArray(TypeCodeUUID, []byte{}),
+		NewArray(TypeCodeVbin8, "s"), NewArray(TypeCodeStr8, Symbol("s")), NewArray(TypeCodeSym8, "s"),
+		NewArray(TypeCodeList32, Map{}), NewArray(TypeCodeMap32, []any{}), NewArray(TypeCodeArray32, []any{}),
+		NewArray(TypeCodeBool, 1), NewArray(TypeCode(0x99), 1), NewArray(TypeCodeDescribed, 1),
+		NewArray(TypeCodeList32, []any{struct{}{}}),
+	} {
+		_, err := AppendValue(nil, bad)
+		assert.Error(t, err, "%#v", bad)
+	}
+}
+
+func TestDecodeRejectsUnknownCodes(t *testing.T) {
+	t.Parallel()
+	for _, h := range []string{"99", "e0 02 01 99", "e0 02 01 40", "e0 03 01 00 40", "f0 00000006 00000001 00 53 01 00", "c1 02 01 40", "c0 00"} {
+		_, _, err := DecodeValue(unhex(t, h))
+		assert.Error(t, err, h)
+	}
+}
