@@ -1,0 +1,29 @@
+// Package sbemu is an Azure Service Bus emulator that speaks AMQP 1.0 over
+// plain TCP on loopback, so that the unmodified azservicebus SDK (and the
+// other official SDKs, through an emulator connection string) can be driven
+// end to end in tests and local demos.
+//
+// NewServer listens at once and serves in the background; ConnectionString
+// gives the string to hand to azservicebus.NewClientFromConnectionString;
+// Close stops everything and waits for it. Queues come from a Config that
+// mirrors the Config.json of Microsoft's emulator (LoadConfig, ParseConfig,
+// DefaultConfig).
+//
+// What is served: SASL (ANONYMOUS, PLAIN, MSSBCBS, all accepted), CBS
+// put-token with SAS verification (and, when Options.TrustJWT is set, any
+// jwt token), queue senders (single messages and batches), peek-lock and
+// receive-and-delete receivers with complete, abandon, defer, dead-letter
+// and release, dead-letter subqueues, and the $management operations
+// renew-lock, peek-message, schedule-message, cancel-scheduled-message,
+// receive-by-sequence-number and update-disposition. Sessions and topics are
+// not supported; a Config asking for them is refused.
+//
+// Locks belong to the queue, not to the link or connection that took them:
+// when a receiver link or connection goes away, its locked messages keep
+// their locks until they expire (they can still be settled through
+// $management meanwhile), as the real service allows.
+//
+// Fault hooks (DropConnections, DetachLinks, ExpireLock, ExpireAllLocks,
+// DelayManagement, FailManagement) let tests provoke the failures the SDK
+// must recover from, and QueueStats lets them look at queue contents.
+package sbemu

@@ -1,0 +1,317 @@
+package sbemu
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/licensefix/licensefix/sbemu/internal/broker"
+)
+
+// Options configure a Server. The zero value (or nil) gives the documented defaults.
+type Options struct {
+	// Addr is the TCP address to listen on. Default "127.0.0.1:0" (any free
+	// loopback port; read it back with Server.Addr).
+	Addr string
+	// Config lists the queues. Default DefaultConfig(): one queue
+	// "license-fixed" with LockDuration 1 minute and MaxDeliveryCount 10.
+	Config *Config
+	// KeyName is the shared access key name that SAS tokens must name.
+	// Default "RootManageSharedAccessKey".
+	KeyName string
+	// Key is the shared access key SAS tokens are signed with. Default
+	// "SAS_KEY_VALUE" (the value Microsoft's emulator documents).
+	Key string
+	// TrustJWT accepts CBS tokens of type "jwt" (Entra ID) without checking
+	// them. Default false: they are refused with 401.
+	TrustJWT bool
+	// Logger receives connection events; at Debug level one line per frame
+	// in and out (performative and key fields, never payloads or tokens).
+	// Default: discard.
+	Logger *slog.Logger
+	// TB, when set, registers TB.Cleanup(Close).
+	TB testing.TB
+	// HeartbeatInterval is how often an empty frame is sent on a connection
+	// that has sent nothing else (capped at half the peer's idle-time-out).
+	// Default 15s.
+	HeartbeatInterval time.Duration
+	// IdleTimeout is the idle-time-out announced in open. A connection that
+	// sends nothing (not even a heartbeat) for twice this long is closed with
+	// amqp:resource-limit-exceeded. Default 2 minutes.
+	IdleTimeout time.Duration
+	// MaxMessageSize is the largest message (or batch) accepted, announced as
+	// the links' max-message-size. Default 262144 (256 KiB, the Standard tier).
+	MaxMessageSize int
+	// MaxSessions caps the sessions open at once on one connection.
+	// Default 256.
+	MaxSessions int
+	// MaxLinks caps the links attached at once on one connection.
+	// Default 1024.
+	MaxLinks int
+	// Clock tells the broker the time (lock expiry, scheduling, TTL) and
+	// is used to check token expiry. Default the wall clock.
+	Clock Clock
+}
+
+// Clock tells the emulator the time. Tests may inject a fake one.
+type Clock interface{ Now() time.Time }
+
+// Stats are the message counts of one entity, as returned by QueueStats.
+type Stats struct {
+	// Active messages are available to receivers.
+	Active int
+	// Locked messages are held by a peek-lock receiver.
+	Locked int
+	// Deferred messages wait for receive-by-sequence-number.
+	Deferred int
+	// Scheduled messages become active at their scheduled time.
+	Scheduled int
+}
+
+// Defaults of Options.
+const (
+	DefaultAddr              = "127.0.0.1:0"
+	DefaultKeyName           = "RootManageSharedAccessKey"
+	DefaultKey               = "SAS_KEY_VALUE"
+	DefaultHeartbeatInterval = 15 * time.Second
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxMessageSize    = 262144
+	DefaultMaxSessions       = 256
+	DefaultMaxLinks          = 1024
+)
+
+// withDefaults returns a copy of o with every zero field set to its default.
+func (o *Options) withDefaults() Options {
+	var r Options
+	if o != nil {
+		r = *o
+	}
+	r.Addr = orDefault(r.Addr, DefaultAddr)
+	if r.Config == nil {
+		r.Config = DefaultConfig()
+	}
+	r.KeyName = orDefault(r.KeyName, DefaultKeyName)
+	r.Key = orDefault(r.Key, DefaultKey)
+	if r.Logger == nil {
+		r.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	r.HeartbeatInterval = orDefault(r.HeartbeatInterval, DefaultHeartbeatInterval)
+	r.IdleTimeout = orDefault(r.IdleTimeout, DefaultIdleTimeout)
+	r.MaxMessageSize = orDefault(r.MaxMessageSize, DefaultMaxMessageSize)
+	r.MaxSessions = orDefault(r.MaxSessions, DefaultMaxSessions)
+	r.MaxLinks = orDefault(r.MaxLinks, DefaultMaxLinks)
+	if r.Clock == nil {
+		r.Clock = broker.SystemClock{}
+	}
+	return r
+}
+
+func (o *Options) validate() error {
+	switch {
+	case o.HeartbeatInterval < 0:
+		return errors.New("sbemu: Options.HeartbeatInterval is negative")
+	case o.IdleTimeout < time.Second || o.IdleTimeout > 24*time.Hour:
+		return errors.New("sbemu: Options.IdleTimeout must be between 1s and 24h")
+	case o.MaxMessageSize < 1024:
+		return errors.New("sbemu: Options.MaxMessageSize must be at least 1024")
+	case o.MaxSessions < 1 || o.MaxSessions > 65536:
+		return errors.New("sbemu: Options.MaxSessions must be between 1 and 65536")
+	case o.MaxLinks < 1:
+		return errors.New("sbemu: Options.MaxLinks must be positive")
+	}
+	return o.Config.Validate()
+}
+
+// Server is a running emulator. Its methods are safe for concurrent use.
+type Server struct {
+	opts   Options
+	log    *slog.Logger
+	ln     net.Listener
+	broker *broker.Broker
+	auth   authenticator
+	faults faults
+
+	wake chan struct{} // pokes the sweeper when broker deadlines may have moved
+	done chan struct{} // closed by Close
+
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	nextID uint64
+	closed bool
+
+	closeOnce sync.Once
+	wg        sync.WaitGroup // accept loop, sweeper, connections
+}
+
+// NewServer validates opts, creates the queues, starts listening and serves
+// in the background until Close. A nil opts means all defaults.
+func NewServer(opts *Options) (*Server, error) {
+	o := opts.withDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	b, err := broker.New(o.Clock, o.Config.queueConfigs())
+	if err != nil {
+		return nil, fmt.Errorf("sbemu: %w", err)
+	}
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("sbemu: listen: %w", err)
+	}
+	s := &Server{
+		opts:   o,
+		log:    o.Logger,
+		ln:     ln,
+		broker: b,
+		auth:   authenticator{keyName: o.KeyName, key: []byte(o.Key), trustJWT: o.TrustJWT},
+		wake:   make(chan struct{}, 1),
+		done:   make(chan struct{}),
+		conns:  map[*conn]struct{}{},
+	}
+	s.wg.Add(2)
+	go s.acceptLoop()
+	go s.sweepLoop()
+	s.log.Info("emulator_listening", slog.String("addr", ln.Addr().String()))
+	if o.TB != nil {
+		o.TB.Cleanup(func() { _ = s.Close() })
+	}
+	return s, nil
+}
+
+// Addr returns the address the server listens on, e.g. "127.0.0.1:5672".
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// ConnectionString returns an emulator connection string for this server:
+// "Endpoint=sb://HOST:PORT;SharedAccessKeyName=NAME;SharedAccessKey=KEY;UseDevelopmentEmulator=true".
+func (s *Server) ConnectionString() string {
+	return "Endpoint=sb://" + s.Addr() + ";SharedAccessKeyName=" + s.opts.KeyName +
+		";SharedAccessKey=" + s.opts.Key + ";UseDevelopmentEmulator=true"
+}
+
+// Close stops listening, closes every connection and waits until all of the
+// server's goroutines have ended. It is idempotent and always returns nil
+// after the first call's result.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		conns := make([]*conn, 0, len(s.conns))
+		for c := range s.conns {
+			conns = append(conns, c)
+		}
+		s.mu.Unlock()
+		close(s.done)
+		err = s.ln.Close()
+		for _, c := range conns {
+			c.abort()
+		}
+		s.wg.Wait()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+	})
+	return err
+}
+
+func (s *Server) acceptLoop() {
+	defer s.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Temporary trouble (e.g. out of file descriptors): back off a little.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept_failed", slog.String("error", err.Error()))
+			select {
+			case <-time.After(delay):
+				continue
+			case <-s.done:
+				return
+			}
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return
+		}
+		s.nextID++
+		c := newConn(s, nc, s.nextID)
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// poke wakes the sweeper early: a lock, a schedule or a TTL may have
+// brought the next deadline forward.
+func (s *Server) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sweepLoop applies lock expiry, scheduled activation and TTL expiry on time.
+func (s *Server) sweepLoop() {
+	defer s.wg.Done()
+	const idle = time.Minute
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case <-timer.C:
+		case <-s.wake:
+		}
+		next := s.broker.Sweep()
+		wait := idle
+		if !next.IsZero() {
+			wait = next.Sub(s.opts.Clock.Now())
+			// A small floor keeps a clock that does not move (a fake) from spinning.
+			wait = max(wait, time.Millisecond)
+			wait = min(wait, idle)
+		}
+		timer.Reset(wait)
+	}
+}
+
+// snapshotConns lists the open connections.
+func (s *Server) snapshotConns() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+// QueueStats returns the message counts of an entity ("q1" or
+// "q1/$DeadLetterQueue").
+func (s *Server) QueueStats(entity string) (Stats, error) {
+	q, err := s.broker.Entity(entity)
+	if err != nil {
+		return Stats{}, fmt.Errorf("sbemu: %q: %w", entity, err)
+	}
+	st := q.Stats()
+	return Stats{Active: st.Active, Locked: st.Locked, Deferred: st.Deferred, Scheduled: st.Scheduled}, nil
+}
