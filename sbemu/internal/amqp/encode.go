@@ -169,7 +169,7 @@ type compound struct {
 	start int // offset of the format code
 }
 
-// begin reserves the 32-bit header: code, size and count.
+// beginCompound reserves the 32-bit header: code, size and count.
 func beginCompound(b []byte, code32 TypeCode) ([]byte, compound) {
 	c := compound{start: len(b)}
 	return append(b, byte(code32), 0, 0, 0, 0, 0, 0, 0, 0), c

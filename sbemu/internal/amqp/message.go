@@ -7,7 +7,7 @@ import (
 
 // This file encodes and decodes messages (Part 3 section 3.2).
 
-// sectionOrder ranks the sections that precede the body; body sections and
+// sectionRank ranks the sections that precede the body; body sections and
 // the footer rank after them.
 func sectionRank(code uint64) int {
 	switch code {
