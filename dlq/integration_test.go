@@ -1,0 +1,607 @@
+package dlq_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licensefix/licensefix/dlq"
+	"github.com/licensefix/licensefix/sbemu"
+)
+
+const queue = "license-fixed"
+
+// harness is an emulator with one queue and an SDK client on it.
+type harness struct {
+	srv    *sbemu.Server
+	client *azservicebus.Client
+}
+
+type harnessOptions struct {
+	duplicateDetection bool
+	lockDuration       time.Duration
+}
+
+func newHarness(t *testing.T, o harnessOptions) *harness {
+	t.Helper()
+	if o.lockDuration == 0 {
+		o.lockDuration = time.Minute
+	}
+	cfg := &sbemu.Config{UserConfig: sbemu.UserConfig{Namespaces: []sbemu.Namespace{{
+		Name: "sbemulatorns",
+		Queues: []sbemu.Queue{{Name: queue, Properties: sbemu.QueueProperties{
+			LockDuration:                        sbemu.Duration(o.lockDuration),
+			MaxDeliveryCount:                    10,
+			RequiresDuplicateDetection:          o.duplicateDetection,
+			DuplicateDetectionHistoryTimeWindow: sbemu.Duration(10 * time.Minute),
+		}}},
+	}}}}
+	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: cfg})
+	require.NoError(t, err)
+	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Close(ctx)
+	})
+	return &harness{srv: srv, client: client}
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// seed describes one message to put in the dead-letter queue the way the
+// worker does.
+type seed struct {
+	userID string
+	reason string
+	code   string         // Graph error code, if any
+	body   string         // overrides the body built from userID
+	props  map[string]any // application properties set when sending
+}
+
+// deadLetter sends each message to the queue, receives it and dead-letters
+// it with reason, description and the worker's properties. DLQ sequence
+// numbers follow the order of seeds.
+func (h *harness) deadLetter(t *testing.T, seeds ...seed) {
+	t.Helper()
+	ctx := testCtx(t)
+	sender, err := h.client.NewSender(queue, nil)
+	require.NoError(t, err)
+	defer sender.Close(ctx)
+	rcv, err := h.client.NewReceiverForQueue(queue, nil)
+	require.NoError(t, err)
+	defer rcv.Close(ctx)
+	for i, s := range seeds {
+		body := s.body
+		if body == "" {
+			body = fmt.Sprintf(`{"userId":%q}`, s.userID)
+		}
+		id := fmt.Sprintf("msg-%d-%s", i, strings.ReplaceAll(s.userID, "@", "_"))
+		require.NoError(t, sender.SendMessage(ctx, &azservicebus.Message{
+			MessageID: &id, Body: []byte(body), ContentType: ptr("application/json"), CorrelationID: ptr("corr-" + id),
+			ApplicationProperties: s.props,
+		}, nil))
+		msgs, err := rcv.ReceiveMessages(ctx, 1, nil)
+		require.NoError(t, err)
+		require.Len(t, msgs, 1)
+		require.Equal(t, id, msgs[0].MessageID)
+		props := map[string]any{
+			dlq.PropReason: s.reason, dlq.PropAttempts: int32(2), dlq.PropDeadLetteredAt: time.Now().UTC().Format(time.RFC3339),
+			dlq.PropClientRequestID: "client-" + id, dlq.PropGraphRequestID: "graph-" + id,
+		}
+		if s.userID != "" && s.body == "" {
+			props[dlq.PropUserID] = s.userID
+		}
+		if s.code != "" {
+			props[dlq.PropGraphErrorCode] = s.code
+			props[dlq.PropHTTPStatus] = int32(400)
+		}
+		require.NoError(t, rcv.DeadLetterMessage(ctx, msgs[0], &azservicebus.DeadLetterOptions{
+			Reason: &s.reason, ErrorDescription: ptr("description of " + s.reason), PropertiesToModify: props,
+		}))
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// snap is what must not change on a message that replay does not touch.
+type snap struct {
+	seq      int64
+	id       string
+	state    azservicebus.MessageState
+	delivery uint32
+}
+
+func (h *harness) peek(t *testing.T, subQueue azservicebus.SubQueue) []*azservicebus.ReceivedMessage {
+	t.Helper()
+	ctx := testCtx(t)
+	rcv, err := h.client.NewReceiverForQueue(queue, &azservicebus.ReceiverOptions{SubQueue: subQueue})
+	require.NoError(t, err)
+	defer rcv.Close(ctx)
+	var out []*azservicebus.ReceivedMessage
+	from := int64(1)
+	for {
+		page, err := rcv.PeekMessages(ctx, 100, &azservicebus.PeekMessagesOptions{FromSequenceNumber: &from})
+		require.NoError(t, err)
+		if len(page) == 0 {
+			return out
+		}
+		out = append(out, page...)
+		from = *page[len(page)-1].SequenceNumber + 1
+	}
+}
+
+func (h *harness) dlqSnaps(t *testing.T) []snap {
+	t.Helper()
+	var out []snap
+	for _, m := range h.peek(t, azservicebus.SubQueueDeadLetter) {
+		out = append(out, snap{*m.SequenceNumber, m.MessageID, m.State, m.DeliveryCount})
+	}
+	return out
+}
+
+func (h *harness) queueMessages(t *testing.T) map[string]*azservicebus.ReceivedMessage {
+	t.Helper()
+	out := map[string]*azservicebus.ReceivedMessage{}
+	for _, m := range h.peek(t, 0) {
+		require.NotContains(t, out, m.MessageID, "duplicate message id in the queue")
+		out[m.MessageID] = m
+	}
+	return out
+}
+
+func (h *harness) open(t *testing.T) *dlq.Endpoints {
+	t.Helper()
+	ep, err := dlq.Open(h.client, queue)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = ep.Close(ctx)
+	})
+	return ep
+}
+
+func (h *harness) dlqReceiver(t *testing.T) *azservicebus.Receiver {
+	t.Helper()
+	rcv, err := h.client.NewReceiverForQueue(queue, &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = rcv.Close(ctx)
+	})
+	return rcv
+}
+
+func bySeq(snaps []snap, seq int64) snap {
+	for _, s := range snaps {
+		if s.seq == seq {
+			return s
+		}
+	}
+	return snap{}
+}
+
+var mixed = []seed{
+	{userID: "alice@contoso.com", reason: dlq.ReasonUserNotFound, code: "Request_ResourceNotFound"},
+	{userID: "bob@contoso.com", reason: dlq.ReasonGraphRejected, code: "Request_BadRequest"},
+	{userID: "carol@contoso.com", reason: dlq.ReasonUserNotFound},
+	{userID: "dave@contoso.com", reason: dlq.ReasonRetriesExhausted, code: "TooManyRequests"},
+	{userID: "alice@contoso.com", reason: dlq.ReasonGraphRejected, code: "Request_BadRequest"},
+}
+
+func TestListFilters(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t, mixed...)
+	before := h.dlqSnaps(t)
+	rcv := h.dlqReceiver(t)
+	ctx := testCtx(t)
+
+	seqs := func(es []dlq.Entry) []int64 {
+		var out []int64
+		for _, e := range es {
+			out = append(out, e.SequenceNumber)
+		}
+		return out
+	}
+	all, err := dlq.List(ctx, rcv, dlq.Filter{}, nil)
+	require.NoError(t, err)
+	require.Len(t, all, 5)
+	first := all[0].SequenceNumber
+	assert.Equal(t, dlq.ReasonUserNotFound, all[0].Reason)
+	assert.Equal(t, "description of UserNotFound", all[0].Description)
+	assert.Equal(t, "alice@contoso.com", all[0].UserID)
+	assert.Equal(t, "Request_ResourceNotFound", all[0].GraphErrorCode)
+	assert.Equal(t, dlq.StateActive, all[0].State)
+	assert.Equal(t, "client-msg-0-alice_contoso.com", all[0].ApplicationProperties[dlq.PropClientRequestID])
+
+	got, err := dlq.List(ctx, rcv, dlq.Filter{Reasons: []string{"usernotfound"}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{first, first + 2}, seqs(got))
+
+	got, err = dlq.List(ctx, rcv, dlq.Filter{UserIDs: []string{"ALICE@contoso.com"}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{first, first + 4}, seqs(got))
+
+	got, err = dlq.List(ctx, rcv, dlq.Filter{Reasons: []string{dlq.ReasonGraphRejected}, UserIDs: []string{"alice@contoso.com"}}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []int64{first + 4}, seqs(got))
+
+	got, err = dlq.List(ctx, rcv, dlq.Filter{}, &dlq.ListOptions{Limit: 2, PageSize: 1})
+	require.NoError(t, err)
+	assert.Equal(t, []int64{first, first + 1}, seqs(got))
+
+	now := time.Now()
+	got, err = dlq.List(ctx, rcv, dlq.Filter{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)}, nil)
+	require.NoError(t, err)
+	assert.Len(t, got, 5)
+	got, err = dlq.List(ctx, rcv, dlq.Filter{Since: now.Add(time.Hour)}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	got, err = dlq.List(ctx, rcv, dlq.Filter{Until: now.Add(-time.Hour)}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	s := dlq.Summarize(all)
+	assert.Equal(t, 5, s.Total)
+	assert.Equal(t, dlq.ReasonGraphRejected, s.Reasons[0].Reason)
+	assert.Equal(t, []dlq.CodeCount{{Code: "Request_BadRequest", Count: 2}}, s.Reasons[0].GraphErrorCodes)
+
+	assert.Equal(t, before, h.dlqSnaps(t), "listing changes nothing")
+}
+
+func TestReplayByReasonDefersOnlyWhatStandsBefore(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t, mixed...)
+	before := h.dlqSnaps(t)
+	first := before[0].seq
+	ep := h.open(t)
+	ctx := testCtx(t)
+
+	var progress []int
+	rep, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{
+		Filter:   dlq.Filter{Reasons: []string{dlq.ReasonUserNotFound}},
+		Progress: func(done, total int) { progress = append(progress, done, total) },
+	})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	assert.Equal(t, 2, rep.Matched)
+	require.Len(t, rep.Replayed, 2)
+	assert.Equal(t, []int64{first + 1}, rep.Deferred, "only bob stood before a match")
+	assert.Equal(t, []int{1, 2, 2, 2}, progress)
+
+	// The copies: same body, content type, correlation id and custom
+	// properties; no dead-letter properties; replay count and origin.
+	q := h.queueMessages(t)
+	require.Len(t, q, 2)
+	copyA := q[dlq.ReplayMessageID("msg-0-alice_contoso.com", first, 1)]
+	require.NotNil(t, copyA, "copy ids: %v", keys(q))
+	assert.JSONEq(t, `{"userId":"alice@contoso.com"}`, string(copyA.Body))
+	assert.Equal(t, "application/json", *copyA.ContentType)
+	assert.Equal(t, "corr-msg-0-alice_contoso.com", *copyA.CorrelationID)
+	assert.Equal(t, int64(1), copyA.ApplicationProperties[dlq.PropReplayCount])
+	assert.Equal(t, dlq.ReasonUserNotFound, copyA.ApplicationProperties[dlq.PropReplayedFrom])
+	for _, k := range []string{"DeadLetterReason", "DeadLetterErrorDescription", dlq.PropReason, dlq.PropUserID,
+		dlq.PropGraphErrorCode, dlq.PropHTTPStatus, dlq.PropAttempts, dlq.PropClientRequestID, dlq.PropGraphRequestID, dlq.PropDeadLetteredAt} {
+		assert.NotContains(t, copyA.ApplicationProperties, k)
+	}
+	assert.Nil(t, copyA.DeadLetterReason)
+	require.NotNil(t, q[dlq.ReplayMessageID("msg-2-carol_contoso.com", first+2, 1)])
+
+	// What stays: bob deferred, dave and alice's second untouched, all with
+	// their sequence numbers and delivery counts.
+	after := h.dlqSnaps(t)
+	require.Len(t, after, 3)
+	for _, seq := range []int64{first + 1, first + 3, first + 4} {
+		b, a := bySeq(before, seq), bySeq(after, seq)
+		assert.Equal(t, b.id, a.id)
+		assert.Equal(t, b.delivery, a.delivery, "delivery count of %d", seq)
+	}
+	assert.Equal(t, azservicebus.MessageStateDeferred, bySeq(after, first+1).state)
+	assert.Equal(t, azservicebus.MessageStateActive, bySeq(after, first+3).state, "after the last match: never locked")
+	assert.Equal(t, azservicebus.MessageStateActive, bySeq(after, first+4).state)
+
+	// List shows the deferred message like any other.
+	all, err := dlq.List(ctx, ep.DeadLetter, dlq.Filter{}, nil)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	assert.Equal(t, dlq.StateDeferred, all[0].State)
+
+	// A second replay reaches the deferred message by sequence number.
+	rep, err = dlq.Replay(ctx, ep, dlq.ReplayOptions{Filter: dlq.Filter{Reasons: []string{dlq.ReasonGraphRejected}}})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	assert.Len(t, rep.Replayed, 2)
+	assert.Equal(t, []int64{first + 3}, rep.Deferred, "dave stood before alice's second")
+	assert.Len(t, h.queueMessages(t), 4)
+	after = h.dlqSnaps(t)
+	require.Len(t, after, 1)
+	assert.Equal(t, snap{first + 3, before[3].id, azservicebus.MessageStateDeferred, before[3].delivery}, after[0])
+}
+
+func keys(m map[string]*azservicebus.ReceivedMessage) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestReplayByUserAndMax(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t, mixed...)
+	before := h.dlqSnaps(t)
+	first := before[0].seq
+	ep := h.open(t)
+	ctx := testCtx(t)
+
+	rep, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{Filter: dlq.Filter{UserIDs: []string{"alice@contoso.com"}}, Max: 1})
+	require.NoError(t, err)
+	assert.Equal(t, 2, rep.Matched)
+	assert.Equal(t, 1, rep.NotSelected)
+	require.Len(t, rep.Replayed, 1)
+	assert.Equal(t, first, rep.Replayed[0].SequenceNumber)
+	assert.Empty(t, rep.Deferred, "the first message matched: nothing else was received")
+	assert.Len(t, h.queueMessages(t), 1)
+	assert.Equal(t, before[1:], h.dlqSnaps(t), "everything else untouched")
+
+	rep, err = dlq.Replay(ctx, ep, dlq.ReplayOptions{Filter: dlq.Filter{UserIDs: []string{"alice@contoso.com"}}})
+	require.NoError(t, err)
+	require.Len(t, rep.Replayed, 1)
+	assert.Equal(t, first+4, rep.Replayed[0].SequenceNumber)
+	assert.Equal(t, []int64{first + 1, first + 2, first + 3}, rep.Deferred)
+	assert.Len(t, h.queueMessages(t), 2)
+}
+
+func TestReplayDryRunChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t, mixed...)
+	before := h.dlqSnaps(t)
+	ep := h.open(t)
+	var logs strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))
+
+	rep, err := dlq.Replay(testCtx(t), ep, dlq.ReplayOptions{
+		Filter: dlq.Filter{Reasons: []string{dlq.ReasonGraphRejected}}, DryRun: true, Logger: logger, Actor: "ops", Host: "box",
+	})
+	require.NoError(t, err)
+	assert.True(t, rep.DryRun)
+	require.Len(t, rep.Planned, 2)
+	assert.Equal(t, before[1].seq, rep.Planned[0].SequenceNumber)
+	assert.Equal(t, dlq.ReplayMessageID(before[1].id, before[1].seq, 1), rep.Planned[0].NewMessageID)
+	assert.Equal(t, "bob@contoso.com", rep.Planned[0].UserID)
+	assert.Empty(t, rep.Replayed)
+	assert.Equal(t, "dry run: would replay 2, skipped 0", rep.String())
+
+	assert.Equal(t, before, h.dlqSnaps(t))
+	assert.Empty(t, h.queueMessages(t))
+	assert.Contains(t, logs.String(), `"msg":"replay_audit"`)
+	assert.Contains(t, logs.String(), `"actor":"ops"`)
+	assert.Contains(t, logs.String(), `"host":"box"`)
+	assert.Contains(t, logs.String(), `"dry_run":true`)
+	assert.Contains(t, logs.String(), `"filter":"reason=GraphRejected user_id=any since=any until=any"`)
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func TestReplayLoopProtection(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t,
+		seed{userID: "loop@contoso.com", reason: dlq.ReasonGraphRejected, props: map[string]any{dlq.PropReplayCount: int64(3), "custom": "kept"}},
+		seed{userID: "fresh@contoso.com", reason: dlq.ReasonGraphRejected, props: map[string]any{dlq.PropReplayCount: int64(2)}},
+	)
+	before := h.dlqSnaps(t)
+	ep := h.open(t)
+	ctx := testCtx(t)
+
+	rep, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{})
+	require.NoError(t, err)
+	require.Len(t, rep.Skipped, 1)
+	assert.Equal(t, dlq.SkipReplayLimit, rep.Skipped[0].Why)
+	assert.Equal(t, before[0].seq, rep.Skipped[0].SequenceNumber)
+	require.Len(t, rep.Replayed, 1)
+	assert.Equal(t, []int64{before[0].seq}, rep.Deferred, "the skipped message stood before the match")
+	q := h.queueMessages(t)
+	fresh := q[dlq.ReplayMessageID(before[1].id, before[1].seq, 3)]
+	require.NotNil(t, fresh, "ids: %v", keys(q))
+	assert.Equal(t, int64(3), fresh.ApplicationProperties[dlq.PropReplayCount])
+	assert.Contains(t, rep.String(), "skipped 1 (replay limit 1)")
+
+	rep, err = dlq.Replay(ctx, ep, dlq.ReplayOptions{MaxReplays: 5})
+	require.NoError(t, err)
+	require.Len(t, rep.Replayed, 1, "a higher limit lets it through")
+	q = h.queueMessages(t)
+	loop := q[dlq.ReplayMessageID(before[0].id, before[0].seq, 4)]
+	require.NotNil(t, loop, "ids: %v", keys(q))
+	assert.Equal(t, int64(4), loop.ApplicationProperties[dlq.PropReplayCount])
+	assert.Equal(t, "kept", loop.ApplicationProperties["custom"])
+	assert.Empty(t, h.dlqSnaps(t))
+}
+
+func TestReplayForceBeyondLimit(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t, seed{userID: "loop@contoso.com", reason: dlq.ReasonRetriesExhausted, props: map[string]any{dlq.PropReplayCount: int32(7)}})
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Force: true})
+	require.NoError(t, err)
+	assert.Empty(t, rep.Skipped)
+	require.Len(t, rep.Replayed, 1)
+	assert.Len(t, h.queueMessages(t), 1)
+}
+
+func TestReplaySkipsInvalidBodies(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t,
+		seed{userID: "good@contoso.com", reason: dlq.ReasonGraphRejected},
+		seed{body: `{"userId":"not a user"}`, reason: dlq.ReasonGraphRejected},
+	)
+	before := h.dlqSnaps(t)
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{})
+	require.NoError(t, err)
+	require.Len(t, rep.Skipped, 1)
+	assert.Equal(t, dlq.SkipInvalid, rep.Skipped[0].Why)
+	assert.Contains(t, rep.Skipped[0].Detail, "userId")
+	assert.Len(t, rep.Replayed, 1)
+	assert.True(t, rep.OK())
+	assert.Equal(t, before[1:], h.dlqSnaps(t), "the invalid message is untouched")
+}
+
+func TestReplayInterruptedThenRerun(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{duplicateDetection: true, lockDuration: 2 * time.Second})
+	h.deadLetter(t,
+		seed{userID: "a1@contoso.com", reason: dlq.ReasonRetriesExhausted},
+		seed{userID: "b@contoso.com", reason: dlq.ReasonUserNotFound},
+		seed{userID: "a2@contoso.com", reason: dlq.ReasonRetriesExhausted},
+		seed{userID: "a3@contoso.com", reason: dlq.ReasonRetriesExhausted},
+	)
+	before := h.dlqSnaps(t)
+	ep := h.open(t)
+	filter := dlq.Filter{Reasons: []string{dlq.ReasonRetriesExhausted}}
+
+	// Run 1 is killed right after the second copy was confirmed.
+	ctx, cancel := context.WithCancel(testCtx(t))
+	sends := 0
+	rep, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{Filter: filter, AfterSend: func(context.Context, dlq.Moved) {
+		sends++
+		if sends == 2 {
+			cancel()
+		}
+	}})
+	cancel()
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, rep.Replayed, 1)
+	q := h.queueMessages(t)
+	assert.Len(t, q, 2, "two copies sent")
+	dl := h.dlqSnaps(t)
+	assert.Len(t, dl, 3, "a2 is in both the queue and the DLQ: never neither")
+
+	// Run 2, on fresh links, once a2's lock has expired: a2's copy is
+	// recognised and only the original completed; a3 is replayed.
+	ep2 := h.open(t)
+	rep, err = dlq.Replay(testCtx(t), ep2, dlq.ReplayOptions{Filter: filter, ReceiveTimeout: 20 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	require.Len(t, rep.Recovered, 1)
+	assert.Equal(t, before[2].seq, rep.Recovered[0].SequenceNumber)
+	require.Len(t, rep.Replayed, 1)
+	assert.Equal(t, before[3].seq, rep.Replayed[0].SequenceNumber)
+
+	q = h.queueMessages(t)
+	assert.Len(t, q, 3, "exactly one copy each: %v", keys(q))
+	for _, i := range []int{0, 2, 3} {
+		assert.Contains(t, q, dlq.ReplayMessageID(before[i].id, before[i].seq, 1))
+	}
+	dl = h.dlqSnaps(t)
+	require.Len(t, dl, 1)
+	assert.Equal(t, snap{before[1].seq, before[1].id, azservicebus.MessageStateDeferred, before[1].delivery}, dl[0])
+}
+
+func TestReplayRerunAfterCopyConsumedReliesOnDuplicateDetection(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{duplicateDetection: true, lockDuration: 2 * time.Second})
+	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected})
+	ep := h.open(t)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	_, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{AfterSend: func(context.Context, dlq.Moved) { cancel() }})
+	cancel()
+	require.ErrorIs(t, err, context.Canceled)
+
+	// The worker consumes the copy before the re-run.
+	rcv, err := h.client.NewReceiverForQueue(queue, nil)
+	require.NoError(t, err)
+	msgs, err := rcv.ReceiveMessages(testCtx(t), 1, nil)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.NoError(t, rcv.CompleteMessage(testCtx(t), msgs[0], nil))
+	require.NoError(t, rcv.Close(testCtx(t)))
+
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{ReceiveTimeout: 20 * time.Second})
+	require.NoError(t, err)
+	require.Len(t, rep.Replayed, 1, "the copy is gone, so it is sent again...")
+	assert.Empty(t, h.queueMessages(t), "...and the broker's duplicate detection drops it")
+	assert.Empty(t, h.dlqSnaps(t))
+}
+
+func TestReplayReportsMatchLockedElsewhere(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t,
+		seed{userID: "locked@contoso.com", reason: dlq.ReasonGraphRejected},
+		seed{userID: "free@contoso.com", reason: dlq.ReasonGraphRejected},
+	)
+	// Someone else holds the first message.
+	other := h.dlqReceiver(t)
+	held, err := other.ReceiveMessages(testCtx(t), 1, nil)
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{ReceiveTimeout: time.Second})
+	require.NoError(t, err)
+	require.Len(t, rep.Replayed, 1)
+	require.Len(t, rep.Failed, 1)
+	assert.Equal(t, *held[0].SequenceNumber, rep.Failed[0].SequenceNumber)
+	assert.False(t, rep.Failed[0].Sent)
+	assert.False(t, rep.OK())
+	assert.Contains(t, rep.String(), "failed 1")
+	require.NoError(t, other.AbandonMessage(testCtx(t), held[0], nil))
+	assert.Len(t, h.dlqSnaps(t), 1)
+}
+
+func TestReplayRateLimits(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected}, seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected})
+	var mu sync.Mutex
+	var at []time.Time
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Rate: 5, AfterSend: func(context.Context, dlq.Moved) {
+		mu.Lock()
+		at = append(at, time.Now())
+		mu.Unlock()
+	}})
+	require.NoError(t, err)
+	require.Len(t, rep.Replayed, 2)
+	require.Len(t, at, 2)
+	assert.GreaterOrEqual(t, at[1].Sub(at[0]), 150*time.Millisecond, "sends are spaced by about 1/rate")
+}
+
+func TestReplayEmptyDLQ(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "replayed 0, skipped 0, failed 0", rep.String())
+	_, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Max: -1})
+	require.Error(t, err)
+}
