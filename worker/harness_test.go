@@ -27,9 +27,9 @@ const queueName = sbemu.DefaultQueueName
 
 // harnessOptions tune newHarness.
 type harnessOptions struct {
-	lockDuration time.Duration      // emulator lock duration (default 2s)
+	lockDuration time.Duration        // emulator lock duration (default 2s)
 	config       func(*worker.Config) // adjusts the short-interval worker config
-	graphTimeout time.Duration      // per-attempt Graph timeout (default 5s)
+	graphTimeout time.Duration        // per-attempt Graph timeout (default 5s)
 }
 
 // harness is one emulator, one Graph simulator, the real SDK client and a
