@@ -41,10 +41,11 @@
 // # User ids in the path
 //
 // The id is escaped as exactly one path segment (so "#EXT#" becomes
-// "%23EXT%23"), a userPrincipalName starting with "$" uses the OData key
-// form users('$x@y') with quotes doubled, and ids that are empty, longer
-// than 1024 bytes, not UTF-8, or contain "/", "\", "?", "..", or control
-// characters are refused without any request (a Permanent *Error wrapping
-// [ErrInvalidUserID]). The final URL is checked to have the configured
-// scheme, host and path prefix before anything is sent.
+// "%23EXT%23"). A userPrincipalName starting with "$" uses the key form
+// Graph documents for it, /users('$x@y') (no slash after users, single
+// quotes doubled). Ids that are empty, longer than 1024 bytes, not UTF-8,
+// or contain "/", "\", "?", "..", or control characters are refused
+// without any request (a Permanent *Error wrapping [ErrInvalidUserID]).
+// The final URL is checked to have the configured scheme, host and path
+// prefix before anything is sent.
 package graph

@@ -49,16 +49,18 @@ func escapeSegment(s string) string {
 	return strings.ReplaceAll(e, "#", "%23")
 }
 
-// userSegment returns the escaped and unescaped path segment naming id. A
-// userPrincipalName starting with '$' would read as an OData system segment
-// ($count, $ref, ...), so it takes the key form ('$x@y') with single quotes
-// doubled inside.
+// userSegment returns the escaped and unescaped path part naming id after
+// ".../users". Normally that is "/" and the escaped id. A userPrincipalName
+// starting with '$' would read as an OData system segment ($count, $ref,
+// ...), so, as Graph documents, it takes the key form instead: no slash,
+// the id in parentheses and single quotes, users('$x@y'), with single
+// quotes inside doubled.
 func userSegment(id string) (escaped, unescaped string) {
 	if strings.HasPrefix(id, "$") {
 		quoted := strings.ReplaceAll(id, "'", "''")
 		return "('" + escapeSegment(quoted) + "')", "('" + quoted + "')"
 	}
-	return escapeSegment(id), id
+	return "/" + escapeSegment(id), "/" + id
 }
 
 // reprocessURL builds the action URL for id and checks that it still points
@@ -70,9 +72,9 @@ func (c *Client) reprocessURL(id string) (*url.URL, error) {
 	var version, action string
 	switch c.api {
 	case APIV1:
-		version, action = "/v1.0/users/", "/reprocessLicenseAssignment"
+		version, action = "/v1.0/users", "/reprocessLicenseAssignment"
 	default:
-		version, action = "/beta/users/", "/cloudLicensing/assignments/reprocessAssignments"
+		version, action = "/beta/users", "/cloudLicensing/assignments/reprocessAssignments"
 	}
 	esc, plain := userSegment(id)
 	prefix := c.root.EscapedPath() + version
@@ -86,11 +88,13 @@ func (c *Client) reprocessURL(id string) (*url.URL, error) {
 	if u.EscapedPath() != want {
 		return nil, fmt.Errorf("%w: cannot be encoded as one path segment", ErrInvalidUserID)
 	}
-	// Re-read the URL as the transport will and make sure nothing moved.
+	// Re-read the URL as the transport will and make sure nothing moved:
+	// same origin, same path, and the user part is one segment (a leading
+	// slash and no other, or none at all in the key form).
 	got, err := url.Parse(u.String())
 	if err != nil || got.Scheme != c.root.Scheme || got.Host != c.root.Host ||
 		got.EscapedPath() != want || got.RawQuery != "" || got.ForceQuery || got.Fragment != "" ||
-		strings.Contains(strings.TrimSuffix(strings.TrimPrefix(got.EscapedPath(), prefix), action), "/") {
+		strings.Contains(strings.TrimPrefix(esc, "/"), "/") {
 		return nil, fmt.Errorf("%w: the request URL would leave %s", ErrInvalidUserID, prefix)
 	}
 	return u, nil
