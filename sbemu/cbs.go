@@ -30,6 +30,13 @@ func (c *conn) handleCBS(req *amqp.Message) rpcResponse {
 		c.log.Info("cbs_token_refused", slog.String("audience", audience), slog.String("reason", err.Error()))
 		return rpcResponse{status: 401, desc: "unauthorized: " + err.Error(), condition: condUnauthorized}
 	}
+	// Like Service Bus, refuse a token for an entity that does not exist
+	// (the SDK reports the 404 as CodeNotFound).
+	if entity, _ := cutSuffixFold(path, suffixMgmt); entity != "" {
+		if _, err := c.s.broker.Entity(entity); err != nil {
+			return rpcResponse{status: statusNotFound, desc: "the messaging entity could not be found", condition: condNotFound}
+		}
+	}
 	c.grants.add(path, expires)
 	c.log.Debug("cbs_token_accepted", slog.String("audience", audience), slog.Time("expires", expires))
 	return rpcResponse{status: 200, desc: "OK"}

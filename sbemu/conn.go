@@ -47,7 +47,7 @@ type conn struct {
 
 	grants grants
 
-	mu           sync.Mutex // guards the fields below and all session and link state
+	mu           sync.Mutex          // guards the fields below and all session and link state
 	sessions     map[uint16]*session // by the peer's channel
 	localCh      map[uint16]*session // by our channel
 	linkCount    int

@@ -331,4 +331,3 @@ func asInt64(v any) (int64, bool) {
 }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }
-
