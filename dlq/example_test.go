@@ -1,11 +1,15 @@
 package dlq_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
 	"github.com/licensefix/licensefix/dlq"
+	"github.com/licensefix/licensefix/sbemu"
 )
 
 func ExampleParseTime() {
@@ -57,4 +61,61 @@ func ExampleSummarize() {
 	//   Request_BadRequest  2
 	// InvalidMessage        1
 	// TOTAL                 3
+}
+
+// Example_replay dead-letters a message the way the worker does, lists the
+// dead-letter queue, and replays it: first as a dry run, then for real.
+func Example_replay() {
+	ctx := context.Background()
+	srv, err := sbemu.NewServer(nil) // one queue, "license-fixed"
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer client.Close(ctx)
+
+	// What the worker does with a user Graph does not know.
+	sender, _ := client.NewSender("license-fixed", nil)
+	defer sender.Close(ctx)
+	id, contentType := "hr-4711", "application/json"
+	_ = sender.SendMessage(ctx, &azservicebus.Message{MessageID: &id, ContentType: &contentType, Body: []byte(`{"userId":"alice@contoso.com"}`)}, nil)
+	worker, _ := client.NewReceiverForQueue("license-fixed", nil)
+	defer worker.Close(ctx)
+	got, _ := worker.ReceiveMessages(ctx, 1, nil)
+	reason := dlq.ReasonUserNotFound
+	_ = worker.DeadLetterMessage(ctx, got[0], &azservicebus.DeadLetterOptions{
+		Reason: &reason, PropertiesToModify: map[string]any{dlq.PropGraphErrorCode: "Request_ResourceNotFound"},
+	})
+
+	ep, err := dlq.Open(client, "license-fixed")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ep.Close(ctx)
+	entries, _ := dlq.List(ctx, ep.DeadLetter, dlq.Filter{Reasons: []string{"UserNotFound"}}, nil)
+	for _, e := range entries {
+		fmt.Println(e.SequenceNumber, e.Reason, e.UserID, e.GraphErrorCode)
+	}
+
+	opts := dlq.ReplayOptions{Filter: dlq.Filter{Reasons: []string{"UserNotFound"}}, DryRun: true}
+	rep, _ := dlq.Replay(ctx, ep, opts)
+	fmt.Println(rep)
+	for _, p := range rep.Planned {
+		fmt.Println(p.MessageID, "->", p.NewMessageID)
+	}
+	opts.DryRun = false
+	rep, _ = dlq.Replay(ctx, ep, opts)
+	fmt.Println(rep)
+	// Output:
+	// 1 UserNotFound alice@contoso.com Request_ResourceNotFound
+	// dry run: would replay 1, skipped 0
+	// hr-4711 -> hr-4711-replay1-seq1
+	// replayed 1, skipped 0, failed 0
 }
