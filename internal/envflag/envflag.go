@@ -253,6 +253,6 @@ func (s *Set) PrintUsage(w io.Writer) {
 		if env == "" {
 			env = "(no variable)"
 		}
-		fmt.Fprintf(w, "  %-28s %-40s default %s\n      %s\n", name, env, def, st.usage)
+		fmt.Fprintf(w, "  %-32s %-42s default %s\n      %s\n", name, env, def, st.usage)
 	}
 }
