@@ -148,7 +148,7 @@ func ParseConfig(b []byte) (*Config, error) {
 	}
 	uraw, ok := root["UserConfig"]
 	if !ok {
-		return nil, errors.New("sbemu: config: UserConfig: missing")
+		return nil, configErr("UserConfig", "missing")
 	}
 	if err := parseUserConfig("UserConfig", uraw, &c.UserConfig); err != nil {
 		return nil, err
@@ -269,12 +269,16 @@ func parseQueue(path string, raw json.RawMessage, q *Queue) error {
 	if _, ok := props["MaxDeliveryCount"]; ok && p.MaxDeliveryCount <= 0 {
 		return configErr(ppath+".MaxDeliveryCount", fmt.Sprintf("%d is not positive", p.MaxDeliveryCount))
 	}
-	for name, d := range map[string]Duration{
-		"LockDuration": p.LockDuration, "DefaultMessageTimeToLive": p.DefaultMessageTimeToLive,
-		"DuplicateDetectionHistoryTimeWindow": p.DuplicateDetectionHistoryTimeWindow,
+	for _, d := range []struct {
+		name string
+		v    Duration
+	}{
+		{"LockDuration", p.LockDuration},
+		{"DefaultMessageTimeToLive", p.DefaultMessageTimeToLive},
+		{"DuplicateDetectionHistoryTimeWindow", p.DuplicateDetectionHistoryTimeWindow},
 	} {
-		if raw, ok := props[name]; ok && string(raw) != "null" && d <= 0 {
-			return configErr(ppath+"."+name, "must be longer than zero")
+		if raw, ok := props[d.name]; ok && string(raw) != "null" && d.v <= 0 {
+			return configErr(ppath+"."+d.name, "must be longer than zero")
 		}
 	}
 	return nil
