@@ -65,8 +65,11 @@
 // The copy is sent, and the broker has confirmed it, before the original is
 // completed. A replay stopped at any instant therefore leaves every message
 // in the DLQ, in the queue, or (stopped between the two steps) in both, and
-// never in neither. An interrupted original stays locked until its lock
-// expires and is then available again.
+// never in neither. Cancelling the context is a graceful stop: a message
+// whose copy has been sent is still completed (bounded by SettleTimeout),
+// then Replay returns. A crash between the two steps (simulated in tests by
+// an AfterSend hook returning an error) leaves the original locked until its
+// lock expires; it is then available again and a re-run recognises its copy.
 //
 // # Running again after an interruption
 //

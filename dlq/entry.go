@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -173,5 +174,41 @@ func clampInt(x int64) int {
 		return math.MinInt32
 	default:
 		return int(x)
+	}
+}
+
+// MarshalJSON writes e with application property values that JSON cannot
+// represent as such (NaN, infinities, AMQP types without a JSON form)
+// turned into strings, so that one odd property never breaks `--json`.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type plain Entry
+	p := plain(e)
+	if len(e.ApplicationProperties) > 0 {
+		p.ApplicationProperties = make(map[string]any, len(e.ApplicationProperties))
+		for k, v := range e.ApplicationProperties {
+			p.ApplicationProperties[k] = jsonSafe(v)
+		}
+	}
+	return json.Marshal(p)
+}
+
+func jsonSafe(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int, int8, int16, int32, int64, uint8, uint16, uint32, uint64, []byte:
+		return v
+	case float32:
+		return jsonSafe(float64(x))
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return strconv.FormatFloat(x, 'g', -1, 64)
+		}
+		return x
+	case time.Time:
+		return x.UTC()
+	default:
+		if _, err := json.Marshal(v); err != nil {
+			return fmt.Sprint(v)
+		}
+		return v
 	}
 }

@@ -2,6 +2,7 @@ package dlq_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -490,17 +491,17 @@ func TestReplayInterruptedThenRerun(t *testing.T) {
 	ep := h.open(t)
 	filter := dlq.Filter{Reasons: []string{dlq.ReasonRetriesExhausted}}
 
-	// Run 1 is killed right after the second copy was confirmed.
-	ctx, cancel := context.WithCancel(testCtx(t))
+	// Run 1 crashes right after the second copy was confirmed.
+	errKilled := errors.New("killed")
 	sends := 0
-	rep, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{Filter: filter, AfterSend: func(context.Context, dlq.Moved) {
+	rep, err := dlq.Replay(testCtx(t), ep, dlq.ReplayOptions{Filter: filter, AfterSend: func(context.Context, dlq.Moved) error {
 		sends++
 		if sends == 2 {
-			cancel()
+			return errKilled
 		}
+		return nil
 	}})
-	cancel()
-	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, errKilled)
 	require.Len(t, rep.Replayed, 1)
 	q := h.queueMessages(t)
 	assert.Len(t, q, 2, "two copies sent")
@@ -533,10 +534,9 @@ func TestReplayRerunAfterCopyConsumedReliesOnDuplicateDetection(t *testing.T) {
 	h := newHarness(t, harnessOptions{duplicateDetection: true, lockDuration: 2 * time.Second})
 	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected})
 	ep := h.open(t)
-	ctx, cancel := context.WithCancel(testCtx(t))
-	_, err := dlq.Replay(ctx, ep, dlq.ReplayOptions{AfterSend: func(context.Context, dlq.Moved) { cancel() }})
-	cancel()
-	require.ErrorIs(t, err, context.Canceled)
+	errKilled := errors.New("killed")
+	_, err := dlq.Replay(testCtx(t), ep, dlq.ReplayOptions{AfterSend: func(context.Context, dlq.Moved) error { return errKilled }})
+	require.ErrorIs(t, err, errKilled)
 
 	// The worker consumes the copy before the re-run.
 	rcv, err := h.client.NewReceiverForQueue(queue, nil)
@@ -585,10 +585,11 @@ func TestReplayRateLimits(t *testing.T) {
 	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected}, seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected})
 	var mu sync.Mutex
 	var at []time.Time
-	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Rate: 5, AfterSend: func(context.Context, dlq.Moved) {
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Rate: 5, AfterSend: func(context.Context, dlq.Moved) error {
 		mu.Lock()
 		at = append(at, time.Now())
 		mu.Unlock()
+		return nil
 	}})
 	require.NoError(t, err)
 	require.Len(t, rep.Replayed, 2)
@@ -604,4 +605,26 @@ func TestReplayEmptyDLQ(t *testing.T) {
 	assert.Equal(t, "replayed 0, skipped 0, failed 0", rep.String())
 	_, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Max: -1})
 	require.Error(t, err)
+}
+
+func TestReplayCancelIsGraceful(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t,
+		seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected},
+		seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected},
+	)
+	before := h.dlqSnaps(t)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	// Ctrl-C arrives while the first copy is in flight: that message is
+	// still completed, the second is not touched.
+	rep, err := dlq.Replay(ctx, h.open(t), dlq.ReplayOptions{AfterSend: func(context.Context, dlq.Moved) error {
+		cancel()
+		return nil
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, rep.Replayed, 1)
+	assert.Len(t, h.queueMessages(t), 1)
+	assert.Equal(t, before[1:], h.dlqSnaps(t), "no message in both places, the rest untouched")
 }

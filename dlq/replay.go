@@ -38,6 +38,7 @@ var (
 const (
 	DefaultMaxReplays     = 3
 	DefaultReceiveTimeout = 30 * time.Second
+	DefaultSettleTimeout  = 30 * time.Second
 )
 
 // ReplayOptions configures Replay. The zero value replays every message in
@@ -74,9 +75,16 @@ type ReplayOptions struct {
 	// with the number handled and the number selected.
 	Progress func(done, total int)
 	// AfterSend, when set, is called after a copy has been sent and
-	// confirmed and before the original is completed. Tests use it to
-	// interrupt a replay at its most delicate instant.
-	AfterSend func(ctx context.Context, m Moved)
+	// confirmed and before the original is completed. A non-nil error stops
+	// the replay at once, leaving the original in the DLQ (locked until its
+	// lock expires) as a crash at that instant would; Replay returns that
+	// error. Tests use it to interrupt a replay at its most delicate instant.
+	AfterSend func(ctx context.Context, m Moved) error
+	// SettleTimeout bounds completing an original whose copy has been sent.
+	// That step runs even when ctx is cancelled meanwhile, so that stopping
+	// a replay (Ctrl-C) does not leave a message in both queues. Default
+	// DefaultSettleTimeout.
+	SettleTimeout time.Duration
 	// Now is the clock for rate limiting; default time.Now.
 	Now func() time.Time
 }
@@ -267,6 +275,8 @@ func (o ReplayOptions) withDefaults() (ReplayOptions, error) {
 		return o, errors.New("dlq: MaxReplays must not be negative")
 	case o.ReceiveTimeout < 0:
 		return o, errors.New("dlq: ReceiveTimeout must not be negative")
+	case o.SettleTimeout < 0:
+		return o, errors.New("dlq: SettleTimeout must not be negative")
 	}
 	if err := o.Filter.Validate(); err != nil {
 		return o, fmt.Errorf("dlq: %w", err)
@@ -276,6 +286,9 @@ func (o ReplayOptions) withDefaults() (ReplayOptions, error) {
 	}
 	if o.ReceiveTimeout == 0 {
 		o.ReceiveTimeout = DefaultReceiveTimeout
+	}
+	if o.SettleTimeout == 0 {
+		o.SettleTimeout = DefaultSettleTimeout
 	}
 	if o.PageSize <= 0 {
 		o.PageSize = DefaultPageSize
@@ -316,6 +329,9 @@ func (r *replayer) run(ctx context.Context) error {
 		}
 	}
 	for _, seq := range deferred {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if err := r.replayDeferred(ctx, seq); err != nil {
 			return err
 		}
@@ -401,6 +417,9 @@ func (r *replayer) replayActive(ctx context.Context, seqs []int64) error {
 		pending[s] = true
 	}
 	for len(pending) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		rctx, cancel := context.WithTimeout(ctx, r.o.ReceiveTimeout)
 		msgs, err := r.ep.DeadLetter.ReceiveMessages(rctx, 1, nil)
 		cancel()
@@ -483,16 +502,17 @@ func (r *replayer) move(ctx context.Context, p *Planned, m *azservicebus.Receive
 			return nil
 		}
 		if r.o.AfterSend != nil {
-			r.o.AfterSend(ctx, moved)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+			if err := r.o.AfterSend(ctx, moved); err != nil {
+				return err
+			}
 		}
 	}
-	if err := r.ep.DeadLetter.CompleteMessage(ctx, m, nil); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	// The copy is safe in the queue: finish this message even if ctx was
+	// cancelled meanwhile, within SettleTimeout.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.SettleTimeout)
+	err := r.ep.DeadLetter.CompleteMessage(sctx, m, nil)
+	cancel()
+	if err != nil {
 		r.fail(p, true, fmt.Errorf("complete original (the copy is in the queue; a re-run completes it): %w", err))
 		return nil
 	}

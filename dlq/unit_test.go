@@ -2,6 +2,8 @@ package dlq
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -260,4 +262,25 @@ func TestReplayOptionsValidation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, DefaultMaxReplays, o.MaxReplays)
 	assert.Equal(t, DefaultReceiveTimeout, o.ReceiveTimeout)
+}
+
+func TestEntryJSONSurvivesOddProperties(t *testing.T) {
+	t.Parallel()
+	e := Entry{SequenceNumber: 1, State: StateActive, ApplicationProperties: map[string]any{
+		"nan": math.NaN(), "inf": float32(math.Inf(1)), "n": int64(3), "s": "x", "ch": make(chan int),
+		"t": time.Date(2026, 11, 28, 12, 0, 0, 0, time.FixedZone("x", 3600)),
+	}}
+	b, err := json.Marshal(e)
+	require.NoError(t, err)
+	var back map[string]any
+	require.NoError(t, json.Unmarshal(b, &back))
+	props := back["applicationProperties"].(map[string]any)
+	assert.Equal(t, "NaN", props["nan"])
+	assert.Equal(t, "+Inf", props["inf"])
+	assert.InDelta(t, 3, props["n"], 0)
+	assert.Equal(t, "2026-11-28T11:00:00Z", props["t"])
+	assert.IsType(t, "", props["ch"])
+	var round Entry
+	require.NoError(t, json.Unmarshal(b, &round))
+	assert.Equal(t, int64(1), round.SequenceNumber)
 }
