@@ -60,6 +60,13 @@ func TestDLQUsageErrors(t *testing.T) {
 	assert.Equal(t, ExitUsage, code)
 	code, _, _ = runCLI(t, env, "dlq", "--help")
 	assert.Equal(t, ExitOK, code)
+	code, _, errOut = runCLI(t, env, "dlq", "replay", "--help")
+	assert.Equal(t, ExitOK, code)
+	assert.Contains(t, errOut, "LICENSEFIX_DLQ_MAX_REPLAYS")
+	assert.Regexp(t, `--reason\s+LICENSEFIX_DLQ_REASON\s+repeatable`, errOut)
+	code, _, errOut = runCLI(t, env, "send", "--help")
+	assert.Equal(t, ExitOK, code)
+	assert.Regexp(t, `--user-id\s+LICENSEFIX_SEND_USER_IDS\s+repeatable`, errOut)
 }
 
 func TestDLQText(t *testing.T) {
@@ -144,6 +151,14 @@ func TestDLQListOutputs(t *testing.T) {
 	code, out, _ = runCLIStdin(t, env, "", "dlq", "list", "--json", "--until", "1h")
 	require.Equal(t, ExitOK, code)
 	assert.Equal(t, "[]\n", out)
+
+	// Repeated filter flags add up; the flag replaces the variable.
+	env["LICENSEFIX_DLQ_REASON"] = "InvalidMessage"
+	code, out, errOut = runCLIStdin(t, env, "", "dlq", "list", "--json", "--reason", "GraphRejected", "--reason", "UserNotFound")
+	require.Equal(t, ExitOK, code, errOut)
+	require.NoError(t, json.Unmarshal([]byte(out), &entries))
+	assert.Len(t, entries, 3)
+	delete(env, "LICENSEFIX_DLQ_REASON")
 
 	code, out, errOut = runCLIStdin(t, env, "", "dlq", "list", "--summary")
 	require.Equal(t, ExitOK, code, errOut)

@@ -46,8 +46,7 @@ const opCloseTimeout = 10 * time.Second
 type sendSettings struct {
 	sb                    *serviceBusSettings
 	logs                  *logSettings
-	userIDs               []string // from repeated --user-id
-	envUserIDs            []string // from LICENSEFIX_SEND_USER_IDS
+	userIDs               []string // --user-id or LICENSEFIX_SEND_USER_IDS
 	from                  string
 	skipInvalid, keepDups bool
 	source, correlationID string
@@ -55,20 +54,40 @@ type sendSettings struct {
 	cloudEventType        string
 }
 
-// repeatedFlag is a flag.Value that appends each occurrence.
-type repeatedFlag struct{ p *[]string }
+// repeatedFlag is a flag.Value for a list setting: each occurrence appends
+// its comma-separated items, and the first occurrence replaces whatever the
+// environment variable set (flags win over variables).
+type repeatedFlag struct {
+	p    *[]string
+	seen bool
+}
 
-func (r repeatedFlag) String() string { return "" }
-func (r repeatedFlag) Set(v string) error {
-	*r.p = append(*r.p, v)
+func (r *repeatedFlag) String() string { return "" }
+func (r *repeatedFlag) Set(v string) error {
+	if !r.seen {
+		*r.p, r.seen = nil, true
+	}
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			*r.p = append(*r.p, item)
+		}
+	}
 	return nil
+}
+
+// listSetting binds a repeatable, comma-separated flag and its variable to
+// p, and returns a line for the usage text (the flag is registered outside
+// envflag, which has no repeatable kind).
+func listSetting(s *envflag.Set, p *[]string, flagName, env, usage string) string {
+	s.List(p, "", env, nil, usage+" (also --"+flagName+", repeatable)")
+	s.FlagSet().Var(&repeatedFlag{p: p}, flagName, usage)
+	return fmt.Sprintf("  --%-26s %-40s repeatable, comma-separated\n      %s\n", flagName, env, usage)
 }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	s := envflag.New("send", e.Getenv, e.Stderr)
 	st := &sendSettings{sb: addServiceBusSettings(s), logs: addLogSettings(s)}
-	s.List(&st.envUserIDs, "", "LICENSEFIX_SEND_USER_IDS", nil, "comma-separated user ids (the --user-id flag is repeatable)")
-	s.FlagSet().Var(repeatedFlag{&st.userIDs}, "user-id", "user id (object id or userPrincipalName); repeatable")
+	extraUsage := listSetting(s, &st.userIDs, "user-id", "LICENSEFIX_SEND_USER_IDS", "user ids (object id or userPrincipalName)")
 	s.String(&st.from, "from", "LICENSEFIX_SEND_FROM", "", "file of user ids, one per line or CSV with a userId header; - reads stdin")
 	s.Bool(&st.skipInvalid, "skip-invalid", "LICENSEFIX_SEND_SKIP_INVALID", false, "send the valid ids even when some are invalid")
 	s.Bool(&st.keepDups, "keep-duplicates", "LICENSEFIX_SEND_KEEP_DUPLICATES", false, "send an id as often as it occurs instead of once")
@@ -79,7 +98,7 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	fs := s.FlagSet()
 	fs.Usage = func() {
 		s.PrintUsage(e.Stderr)
-		fmt.Fprintln(e.Stderr, "  --user-id                    (repeatable; see LICENSEFIX_SEND_USER_IDS)")
+		fmt.Fprint(e.Stderr, extraUsage)
 	}
 	if err := s.Parse(args); err != nil {
 		return err
@@ -165,7 +184,7 @@ func opCloseQuietly(f func(context.Context) error) {
 // validate checks --source, --correlation-id and --cloudevent-type by
 // encoding a sample message with them.
 func (st *sendSettings) validate(s *envflag.Set) error {
-	if st.from == "" && len(st.userIDs) == 0 && len(st.envUserIDs) == 0 {
+	if st.from == "" && len(st.userIDs) == 0 {
 		return usagef("give user ids with --user-id or --from FILE (- for stdin)")
 	}
 	sample := messages.LicenseFixed{UserID: "00000000-0000-0000-0000-000000000001", Source: st.source, CorrelationID: st.correlationID}
@@ -210,11 +229,8 @@ type invalidID struct {
 
 func (st *sendSettings) collect(e *Env) ([]inputID, error) {
 	var ids []inputID
-	for i, id := range st.envUserIDs {
-		ids = append(ids, inputID{where: fmt.Sprintf("LICENSEFIX_SEND_USER_IDS item %d", i+1), id: strings.TrimSpace(id)})
-	}
 	for i, id := range st.userIDs {
-		ids = append(ids, inputID{where: fmt.Sprintf("--user-id #%d", i+1), id: strings.TrimSpace(id)})
+		ids = append(ids, inputID{where: fmt.Sprintf("user id #%d", i+1), id: strings.TrimSpace(id)})
 	}
 	if st.from == "" {
 		return ids, nil

@@ -279,10 +279,14 @@ func TestSendFlagsAndEnvAndBulkBatches(t *testing.T) {
 	t.Parallel()
 	srv, env := emulator(t)
 	env["LICENSEFIX_SEND_USER_IDS"] = "carol@contoso.com, dave@contoso.com"
-	code, out, errOut := runCLIStdin(t, env, "", "send", "--user-id", "alice@contoso.com", "--user-id", "4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51")
+	code, out, errOut := runCLIStdin(t, env, "", "send")
 	require.Equal(t, ExitOK, code, errOut)
-	assert.Equal(t, "sent 4\n", out)
-	assert.Equal(t, []string{"carol@contoso.com", "dave@contoso.com", "alice@contoso.com", "4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51"}, decodedUsers(t, peekAll(t, srv, 0)))
+	assert.Equal(t, "sent 2\n", out)
+	// Flags win over the variable; --user-id repeats and takes commas.
+	code, out, errOut = runCLIStdin(t, env, "", "send", "--user-id", "alice@contoso.com", "--user-id", "4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51,erin@contoso.com")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Equal(t, "sent 3\n", out)
+	assert.Equal(t, []string{"carol@contoso.com", "dave@contoso.com", "alice@contoso.com", "4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51", "erin@contoso.com"}, decodedUsers(t, peekAll(t, srv, 0)))
 
 	// 3000 ids do not fit one 256 KiB batch: send splits on ErrMessageTooLarge.
 	var b strings.Builder
@@ -295,5 +299,5 @@ func TestSendFlagsAndEnvAndBulkBatches(t *testing.T) {
 	assert.Equal(t, "sent 3000\n", out)
 	stats, err := srv.QueueStats(sbemu.DefaultQueueName)
 	require.NoError(t, err)
-	assert.Equal(t, 3004, stats.Active)
+	assert.Equal(t, 3005, stats.Active)
 }
