@@ -42,6 +42,8 @@ type harness struct {
 	sender *azservicebus.Sender
 	w      *worker.Worker
 	logs   *syncBuffer
+	logger *slog.Logger
+	recv   *recordingReceiver
 
 	cancel context.CancelFunc
 	done   chan error
@@ -96,7 +98,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gs.Close() })
 
-	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), nil)
+	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), testClientOptions())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -105,8 +107,9 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	})
 	sender, err := client.NewSender(queueName, nil)
 	require.NoError(t, err)
-	receiver, err := client.NewReceiverForQueue(queueName, nil)
+	sdkReceiver, err := client.NewReceiverForQueue(queueName, nil)
 	require.NoError(t, err)
+	receiver := &recordingReceiver{Receiver: sdkReceiver, tokens: map[string][16]byte{}}
 
 	gc, err := graph.New(graph.Config{RootURL: gs.URL, Auth: graph.AuthNone, Timeout: o.graphTimeout})
 	require.NoError(t, err)
@@ -128,7 +131,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w, err := worker.New(wcfg, worker.Deps{Receiver: receiver, Graph: gc, Logger: logger})
 	require.NoError(t, err)
-	h := &harness{t: t, sb: sb, gs: gs, client: client, sender: sender, w: w, logs: logs}
+	h := &harness{t: t, sb: sb, gs: gs, client: client, sender: sender, w: w, logs: logs, logger: logger, recv: receiver}
 	t.Cleanup(func() {
 		_ = h.stop()
 		if t.Failed() {
@@ -237,6 +240,36 @@ func (h *harness) receiveAll(subQueue azservicebus.SubQueue, n int, within time.
 func (h *harness) requireNoDeadLetters() {
 	h.t.Helper()
 	require.Empty(h.t, h.receiveAll(azservicebus.SubQueueDeadLetter, 1, 300*time.Millisecond), "dead-letter queue must be empty")
+}
+
+// testClientOptions shortens the SDK's own retry delays (4s doubling by
+// default) so recovery after a fault happens within a test's patience.
+func testClientOptions() *azservicebus.ClientOptions {
+	return &azservicebus.ClientOptions{RetryOptions: azservicebus.RetryOptions{RetryDelay: 50 * time.Millisecond, MaxRetryDelay: 500 * time.Millisecond}}
+}
+
+// recordingReceiver is the real SDK receiver, noting the lock token of
+// every message it hands to the worker so tests can expire one lock.
+type recordingReceiver struct {
+	*azservicebus.Receiver
+	mu     sync.Mutex
+	tokens map[string][16]byte // message id -> latest lock token
+}
+
+func (r *recordingReceiver) ReceiveMessages(ctx context.Context, n int, o *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+	msgs, err := r.Receiver.ReceiveMessages(ctx, n, o)
+	r.mu.Lock()
+	for _, m := range msgs {
+		r.tokens[m.MessageID] = m.LockToken
+	}
+	r.mu.Unlock()
+	return msgs, err
+}
+
+func (r *recordingReceiver) token(id string) [16]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tokens[id]
 }
 
 var _ = io.Discard

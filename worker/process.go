@@ -36,6 +36,10 @@ type result struct {
 	description  string
 }
 
+// settleGrace is how long after a lock's expiry settlement keeps trying
+// (clock skew between us and Service Bus).
+const settleGrace = 2 * time.Second
+
 // maxDescription bounds the dead-letter description.
 const maxDescription = 1024
 
@@ -207,6 +211,14 @@ func (w *Worker) settle(m *azservicebus.ReceivedMessage, r result, start time.Ti
 	}
 	ctx, cancel := context.WithTimeout(w.settleCtx, w.cfg.SettleTimeout)
 	defer cancel()
+	if m.LockedUntil != nil {
+		// Settling after the lock has expired cannot succeed, and the SDK's
+		// own settlement retries (seconds apart after a dropped connection)
+		// would hold the slot for nothing: give up shortly after the lock.
+		var cancelLock context.CancelFunc
+		ctx, cancelLock = context.WithDeadline(ctx, m.LockedUntil.Add(settleGrace))
+		defer cancelLock()
+	}
 	var err error
 	outcome := ""
 	switch r.kind {
