@@ -54,6 +54,9 @@ type Options struct {
 	// DefaultTenantID).
 	AppID    string
 	TenantID string
+	// MaxRequests bounds the recorded requests for long-running use
+	// (oldest dropped first); 0 keeps every request. Calls counts all.
+	MaxRequests int
 	// Logger receives one debug line per request (never the Authorization
 	// header); nil discards.
 	Logger *slog.Logger

@@ -104,7 +104,8 @@ func (s *Server) SetAcceptedTokens(tokens ...string) {
 	s.st.tokens = slices.Clone(tokens)
 }
 
-// Requests returns a copy of every recorded request in arrival order.
+// Requests returns a copy of every recorded request in arrival order (the
+// latest Options.MaxRequests when that is set).
 func (s *Server) Requests() []Request {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -38,8 +38,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	a := s.decide(r, rt, rec)
 	status := s.write(w, r, rt, a)
 	s.mu.Lock()
-	if s.gen == a.gen && a.idx < len(s.st.requests) {
-		s.st.requests[a.idx].Status = status
+	if i := a.seq - s.st.dropped; s.gen == a.gen && i >= 0 && i < len(s.st.requests) {
+		s.st.requests[i].Status = status
 	}
 	s.mu.Unlock()
 	s.logger.LogAttrs(r.Context(), slog.LevelDebug, "graphsim_request",
@@ -57,7 +57,7 @@ type answer struct {
 	extra   http.Header   // headers the server adds besides the response's own
 	latency time.Duration // Options.Latency or SetLatency
 	gen     int           // state generation the request was recorded in
-	idx     int           // index of the recorded request
+	seq     int           // number of the recorded request in its generation
 }
 
 // sentPath returns the path exactly as the client sent it, without the
@@ -82,8 +82,14 @@ func (s *Server) decide(r *http.Request, rt route, rec Request) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.st
-	a := answer{extra: http.Header{}, latency: st.latency, gen: s.gen, idx: len(st.requests)}
+	a := answer{extra: http.Header{}, latency: st.latency, gen: s.gen, seq: st.dropped + len(st.requests)}
 	st.requests = append(st.requests, rec)
+	if limit := s.opts.MaxRequests; limit > 0 && len(st.requests) > limit {
+		n := len(st.requests) - limit
+		clear(st.requests[:n]) // let go of the dropped strings
+		st.requests = st.requests[n:]
+		st.dropped += n
+	}
 	extra := a.extra
 	with := func(r Response) answer { a.Response = r; return a }
 	if rt.api == "" {

@@ -56,6 +56,7 @@ type state struct {
 	latency  time.Duration
 	tokens   []string // accepted bearer tokens; nil: Options.RequireToken
 	requests []Request
+	dropped  int            // requests dropped from the front (Options.MaxRequests)
 	calls    map[string]int // per folded user id
 }
 
@@ -185,3 +186,21 @@ func (s *Server) Handler() http.Handler {
 // fold is the key under which a user's script and calls are kept: Graph
 // matches object ids and userPrincipalNames case-insensitively.
 func fold(userID string) string { return strings.ToLower(userID) }
+
+// LogValue renders r for slog without the Authorization header, so a
+// recorded request can be logged safely.
+func (r Request) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.Time("time", r.Time),
+		slog.String("method", r.Method),
+		slog.String("path", r.Path),
+		slog.String("user_id", r.UserID),
+		slog.String("api", r.API),
+		slog.Int64("body_length", r.BodyLength),
+		slog.Bool("has_authorization", r.HasAuthorization),
+		slog.String("client_request_id", r.ClientRequestID),
+		slog.String("user_agent", r.UserAgent),
+		slog.String("retry_attempt", r.RetryAttempt),
+		slog.Int("status", r.Status),
+	)
+}
