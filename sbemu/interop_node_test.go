@@ -40,6 +40,8 @@ var nodeChecks = []string{
 	"renew-lock",
 	"receive-and-delete",
 	"subscribe-close",
+	"large-message",
+	"unknown-queue-not-found",
 	"wrong-key-unauthorized",
 	"receive-from-go",
 	"send-to-go",

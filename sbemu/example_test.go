@@ -1,0 +1,63 @@
+package sbemu_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/sbemu"
+)
+
+// ExampleNewServer starts an emulator on a free loopback port and sends and
+// receives one message through the unmodified azservicebus SDK.
+func ExampleNewServer() {
+	srv, err := sbemu.NewServer(nil) // one queue, "license-fixed"
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	connStr := srv.ConnectionString()
+	fmt.Println(strings.HasPrefix(connStr, "Endpoint=sb://127.0.0.1:"),
+		strings.HasSuffix(connStr, ";SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true"))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := azservicebus.NewClientFromConnectionString(connStr, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close(ctx)
+
+	sender, err := client.NewSender(sbemu.DefaultQueueName, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := sender.SendMessage(ctx, &azservicebus.Message{Body: []byte(`{"userId":"u1"}`)}, nil); err != nil {
+		log.Fatal(err)
+	}
+
+	receiver, err := client.NewReceiverForQueue(sbemu.DefaultQueueName, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	msgs, err := receiver.ReceiveMessages(ctx, 1, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range msgs {
+		fmt.Println(string(m.Body), "delivery", m.DeliveryCount)
+		if err := receiver.CompleteMessage(ctx, m, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	st, _ := srv.QueueStats(sbemu.DefaultQueueName)
+	fmt.Printf("left in queue: %+v\n", st)
+	// Output:
+	// true true
+	// {"userId":"u1"} delivery 1
+	// left in queue: {Active:0 Locked:0 Deferred:0 Scheduled:0}
+}
