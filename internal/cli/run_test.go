@@ -1,9 +1,20 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/licensefix/licensefix/graph/graphsim"
+	"github.com/licensefix/licensefix/sbemu"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // validRunEnv is a complete, valid run environment (it would connect to a
@@ -117,4 +128,74 @@ func TestRunFlagOverridesEnv(t *testing.T) {
 	assert.Contains(t, errOut, "LICENSEFIX_CONCURRENCY")
 	code, _, errOut = runCLI(t, env, "run", "extra")
 	assert.Equal(t, ExitUsage, code, errOut)
+}
+
+// runLogBuffer is an io.Writer safe for the logger and the test at once.
+type runLogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *runLogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *runLogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestRunProcessesAndStopsOnCancel(t *testing.T) {
+	t.Parallel()
+	srv, env := emulator(t)
+	gs, err := graphsim.NewServer(graphsim.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = gs.Close() })
+	env["LICENSEFIX_GRAPH_URL"] = gs.URL
+	env["LICENSEFIX_GRAPH_AUTH"] = "none"
+	env["LICENSEFIX_HTTP_ADDR"] = "127.0.0.1:0"
+	env["LICENSEFIX_RECEIVE_WAIT"] = "1s"
+
+	code, _, errOut := runCLIStdin(t, env, "", "send", "--user-id", "run-test@contoso.com")
+	require.Equal(t, ExitOK, code, errOut)
+
+	var stderr runLogBuffer
+	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, e, []string{"run"}) }()
+
+	require.Eventually(t, func() bool {
+		s, err := srv.QueueStats(sbemu.DefaultQueueName)
+		return err == nil && gs.Calls("run-test@contoso.com") == 1 && s.Active == 0 && s.Locked == 0
+	}, 20*time.Second, 10*time.Millisecond, stderr.String())
+
+	// The health server answers on the address it logged.
+	var addr string
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "http server listening" {
+			addr, _ = rec["http_addr"].(string)
+		}
+	}
+	require.NotEmpty(t, addr, stderr.String())
+	resp, err := http.Get("http://" + addr + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	cancel()
+	select {
+	case code := <-done:
+		assert.Equal(t, ExitOK, code, stderr.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not stop after cancel")
+	}
+	logs := stderr.String()
+	assert.Contains(t, logs, `"msg":"message completed"`)
+	assert.Contains(t, logs, `"user_id":"run-test@contoso.com"`)
+	assert.NotContains(t, logs, sbemu.DefaultKey, "no secret in the logs")
 }
