@@ -47,17 +47,12 @@ func runDLQ(ctx context.Context, e *Env, args []string) error {
 type filterSettings struct {
 	reasons, userIDs []string
 	since, until     string
-	usage            string // the repeatable flags, for --help
 }
 
-func addFilterSettings(s *envflag.Set, stderr io.Writer) *filterSettings {
+func addFilterSettings(s *envflag.Set) *filterSettings {
 	f := &filterSettings{}
-	f.usage = listSetting(s, &f.reasons, "reason", "LICENSEFIX_DLQ_REASON", "dead-letter reasons (InvalidMessage, UserNotFound, GraphRejected, RetriesExhausted, MaxDeliveryCountExceeded, TTLExpiredException)") +
-		listSetting(s, &f.userIDs, "user-id", "LICENSEFIX_DLQ_USER_ID", "user ids")
-	s.FlagSet().Usage = func() {
-		s.PrintUsage(stderr)
-		fmt.Fprint(stderr, f.usage)
-	}
+	listSetting(s, &f.reasons, "reason", "LICENSEFIX_DLQ_REASON", "dead-letter reasons (InvalidMessage, UserNotFound, GraphRejected, RetriesExhausted, MaxDeliveryCountExceeded, TTLExpiredException)")
+	listSetting(s, &f.userIDs, "user-id", "LICENSEFIX_DLQ_USER_ID", "user ids")
 	s.String(&f.since, "since", "LICENSEFIX_DLQ_SINCE", "", "enqueued at or after: RFC 3339 time or a duration ago (24h, 7d)")
 	s.String(&f.until, "until", "LICENSEFIX_DLQ_UNTIL", "", "enqueued at or before: RFC 3339 time or a duration ago")
 	return f
@@ -86,7 +81,7 @@ func runDLQList(ctx context.Context, e *Env, args []string) error {
 	s := envflag.New("dlq list", e.Getenv, e.Stderr)
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
-	fs := addFilterSettings(s, e.Stderr)
+	fs := addFilterSettings(s)
 	var limit int
 	var asJSON, summary bool
 	s.Int(&limit, "limit", "LICENSEFIX_DLQ_LIMIT", 0, "show at most this many messages (0: all)")
@@ -165,7 +160,7 @@ func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 	s := envflag.New("dlq replay", e.Getenv, e.Stderr)
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
-	fs := addFilterSettings(s, e.Stderr)
+	fs := addFilterSettings(s)
 	var max, maxReplays int
 	var rate string
 	var dryRun, force, asJSON bool

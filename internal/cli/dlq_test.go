@@ -63,10 +63,10 @@ func TestDLQUsageErrors(t *testing.T) {
 	code, _, errOut = runCLI(t, env, "dlq", "replay", "--help")
 	assert.Equal(t, ExitOK, code)
 	assert.Contains(t, errOut, "LICENSEFIX_DLQ_MAX_REPLAYS")
-	assert.Regexp(t, `--reason\s+LICENSEFIX_DLQ_REASON\s+repeatable`, errOut)
+	assert.Contains(t, errOut, "(also --reason, repeatable, comma-separated)")
 	code, _, errOut = runCLI(t, env, "send", "--help")
 	assert.Equal(t, ExitOK, code)
-	assert.Regexp(t, `--user-id\s+LICENSEFIX_SEND_USER_IDS\s+repeatable`, errOut)
+	assert.Contains(t, errOut, "(also --user-id, repeatable, comma-separated)")
 }
 
 func TestDLQText(t *testing.T) {

@@ -76,18 +76,17 @@ func (r *repeatedFlag) Set(v string) error {
 }
 
 // listSetting binds a repeatable, comma-separated flag and its variable to
-// p, and returns a line for the usage text (the flag is registered outside
-// envflag, which has no repeatable kind).
-func listSetting(s *envflag.Set, p *[]string, flagName, env, usage string) string {
-	s.List(p, "", env, nil, usage+" (also --"+flagName+", repeatable)")
+// p. envflag has no repeatable kind, so the flag is registered on the flag
+// set directly; the usage text lists it under the variable.
+func listSetting(s *envflag.Set, p *[]string, flagName, env, usage string) {
+	s.List(p, "", env, nil, usage+" (also --"+flagName+", repeatable, comma-separated)")
 	s.FlagSet().Var(&repeatedFlag{p: p}, flagName, usage)
-	return fmt.Sprintf("  --%-26s %-40s repeatable, comma-separated\n      %s\n", flagName, env, usage)
 }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	s := envflag.New("send", e.Getenv, e.Stderr)
 	st := &sendSettings{sb: addServiceBusSettings(s), logs: addLogSettings(s)}
-	extraUsage := listSetting(s, &st.userIDs, "user-id", "LICENSEFIX_SEND_USER_IDS", "user ids (object id or userPrincipalName)")
+	listSetting(s, &st.userIDs, "user-id", "LICENSEFIX_SEND_USER_IDS", "user ids (object id or userPrincipalName)")
 	s.String(&st.from, "from", "LICENSEFIX_SEND_FROM", "", "file of user ids, one per line or CSV with a userId header; - reads stdin")
 	s.Bool(&st.skipInvalid, "skip-invalid", "LICENSEFIX_SEND_SKIP_INVALID", false, "send the valid ids even when some are invalid")
 	s.Bool(&st.keepDups, "keep-duplicates", "LICENSEFIX_SEND_KEEP_DUPLICATES", false, "send an id as often as it occurs instead of once")
@@ -95,11 +94,6 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	s.String(&st.correlationID, "correlation-id", "LICENSEFIX_SEND_CORRELATION_ID", "", "correlation id for every message (Service Bus property and body field)")
 	s.Bool(&st.cloudEvents, "cloudevents", "LICENSEFIX_SEND_CLOUDEVENTS", false, "send CloudEvents 1.0 in structured mode instead of plain JSON")
 	s.String(&st.cloudEventType, "cloudevent-type", "LICENSEFIX_SEND_CLOUDEVENT_TYPE", DefaultCloudEventType, "CloudEvents type with --cloudevents")
-	fs := s.FlagSet()
-	fs.Usage = func() {
-		s.PrintUsage(e.Stderr)
-		fmt.Fprint(e.Stderr, extraUsage)
-	}
 	if err := s.Parse(args); err != nil {
 		return err
 	}
