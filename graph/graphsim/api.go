@@ -20,7 +20,7 @@ type Response struct {
 	Body              string        // raw body overriding the generated one (e.g. HTML for 502)
 	OmitBodyRequestID bool          // directory-style error body without request-id
 	Delay             time.Duration // wait before answering (honours the request context)
-	Reset             bool          // hijack and close the connection instead of answering
+	Reset             bool          // hijack, send a status line and a header but not their end, then close with a TCP reset
 	RedirectTo        string        // answer 307 to this absolute URL
 }
 

@@ -238,9 +238,10 @@ func (s *Server) wait(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// reset hijacks the connection and closes it with a TCP reset, so the
-// client sees its request fail before any response arrives. Without
-// hijack support (HTTP/2, a recorder) the handler aborts instead.
+// reset hijacks the connection, writes the start of a response (status
+// line and one header, no end of headers) and closes the connection with a
+// TCP reset, so the client's request fails mid-response. Without hijack
+// support (HTTP/2, a recorder) the handler aborts instead.
 func (s *Server) reset(w http.ResponseWriter) {
 	hj, ok := w.(http.Hijacker)
 	if !ok {
@@ -250,6 +251,7 @@ func (s *Server) reset(w http.ResponseWriter) {
 	if err != nil {
 		panic(http.ErrAbortHandler)
 	}
+	_, _ = io.WriteString(conn, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n") // the client may be gone
 	if tcp, ok := conn.(*net.TCPConn); ok {
 		_ = tcp.SetLinger(0) // RST instead of FIN
 	}
