@@ -628,3 +628,43 @@ func TestReplayCancelIsGraceful(t *testing.T) {
 	assert.Len(t, h.queueMessages(t), 1)
 	assert.Equal(t, before[1:], h.dlqSnaps(t), "no message in both places, the rest untouched")
 }
+
+func TestReplayRerunRecognisesCopyDeadLetteredAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{lockDuration: 2 * time.Second})
+	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonRetriesExhausted})
+	orig := h.dlqSnaps(t)[0]
+	errKilled := errors.New("killed")
+	_, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{AfterSend: func(context.Context, dlq.Moved) error { return errKilled }})
+	require.ErrorIs(t, err, errKilled)
+
+	// The worker fails the copy again and dead-letters it.
+	ctx := testCtx(t)
+	rcv, err := h.client.NewReceiverForQueue(queue, nil)
+	require.NoError(t, err)
+	msgs, err := rcv.ReceiveMessages(ctx, 1, nil)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	copyID := dlq.ReplayMessageID(orig.id, orig.seq, 1)
+	require.Equal(t, copyID, msgs[0].MessageID)
+	reason := dlq.ReasonRetriesExhausted
+	require.NoError(t, rcv.DeadLetterMessage(ctx, msgs[0], &azservicebus.DeadLetterOptions{Reason: &reason}))
+	require.NoError(t, rcv.Close(ctx))
+
+	// The re-run finds the copy in the DLQ: the original is only completed,
+	// and the copy (a real new failure) is replayed as its second replay.
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{ReceiveTimeout: 20 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	require.Len(t, rep.Recovered, 1)
+	assert.Equal(t, orig.seq, rep.Recovered[0].SequenceNumber)
+	require.Len(t, rep.Replayed, 1)
+	assert.Equal(t, copyID, rep.Replayed[0].MessageID)
+	q := h.queueMessages(t)
+	require.Len(t, q, 1)
+	for id, m := range q {
+		assert.True(t, strings.HasPrefix(id, orig.id+"-replay2-seq"), id)
+		assert.Equal(t, int64(2), m.ApplicationProperties[dlq.PropReplayCount])
+	}
+	assert.Empty(t, h.dlqSnaps(t))
+}
