@@ -155,6 +155,8 @@ func TestComposeDefaultProfile(t *testing.T) {
 	for _, dep := range []string{"emulator", "worker", "graphsim"} {
 		assert.Contains(t, send.DependsOn, dep, "messages go out once everything is started")
 	}
+	assert.Regexp(t, `^on-failure:[0-9]+$`, send.Restart, "the one-shot retries a bounded number of times")
+	assert.Equal(t, "on-failure", worker.Restart, "the worker comes back if the emulator was not listening yet")
 }
 
 func TestComposeOfficialProfile(t *testing.T) {
