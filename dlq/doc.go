@@ -49,6 +49,16 @@
 //
 // [List] and Replay treat deferred DLQ messages like any other.
 //
+// Alternatives found in the SDK are not better: a receive-and-delete
+// receiver loses a message if the process dies before the copy is sent;
+// receiving several messages at once locks more than needed; abandoning a
+// non-matching message (or letting its lock lapse) increments its delivery
+// count; and the SDK's releaser, which keeps the count, is only applied to
+// messages that arrive after a receive call has returned, so it cannot be
+// aimed at one message. Deferral is the only settlement that keeps both the
+// sequence number and the delivery count and still leaves the message
+// reachable by sequence number.
+//
 // # Moving one message
 //
 // The copy keeps the body, content type, correlation id, subject, reply-to,
