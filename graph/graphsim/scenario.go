@@ -62,19 +62,11 @@ const (
 // healthy users (DemoHealthyUser1-3, DemoUPNUser, DemoGuestUser), a
 // throttled one, a flaky one, an unknown one and a rejected one.
 func DemoScenario() Scenario {
-	throttle := Response{
-		Status:     http.StatusTooManyRequests,
-		RetryAfter: "1",
-		Header: http.Header{
-			"X-Ms-Throttle-Scope":       {"Tenant_Application/Write/" + DefaultAppID + "/" + DefaultTenantID},
-			"X-Ms-Throttle-Information": {"WriteLimitExceeded"},
-		},
-	}
 	unavailable := Response{Status: http.StatusServiceUnavailable}
 	return Scenario{
 		Name: "demo",
 		Users: []UserScript{
-			{ID: DemoThrottledUser, Responses: []Response{throttle, cloneResponse(throttle)}},
+			{ID: DemoThrottledUser, Responses: []Response{Throttled("1"), Throttled("1")}},
 			{ID: DemoFlakyUser, Responses: []Response{unavailable, unavailable}},
 			{ID: DemoUnknownUser, Forever: &Response{Status: http.StatusNotFound}},
 			{ID: DemoRejectedUser, Forever: &Response{Status: http.StatusBadRequest,
