@@ -15,6 +15,8 @@
 // A Response can carry any status, Graph error code, Retry-After value,
 // extra headers, a raw body (an HTML 502), a delay that honours the client's
 // timeout, a connection reset, or a 307 redirect.
+// Throttled and ClaimsChallenge build the two answers that need several
+// headers to look real.
 //
 // Every response carries a fresh request-id, echoes client-request-id and
 // has a Date header; error bodies have Graph's shape
