@@ -35,7 +35,7 @@ type harnessOptions struct {
 // harness is one emulator, one Graph simulator, the real SDK client and a
 // worker over them.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	sb     *sbemu.Server
 	gs     *graphsim.Server
 	client *azservicebus.Client
@@ -82,7 +82,7 @@ func (b *syncBuffer) lines(msg string) []map[string]any {
 	return out
 }
 
-func newHarness(t *testing.T, o harnessOptions) *harness {
+func newHarness(t testing.TB, o harnessOptions) *harness {
 	t.Helper()
 	if o.lockDuration == 0 {
 		o.lockDuration = 2 * time.Second
