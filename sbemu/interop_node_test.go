@@ -38,6 +38,7 @@ var nodeChecks = []string{
 	"peek",
 	"schedule-cancel",
 	"renew-lock",
+	"lock-expiry",
 	"receive-and-delete",
 	"subscribe-close",
 	"large-message",
@@ -100,7 +101,11 @@ func nodeConfig() *sbemu.Config {
 	ns := &cfg.UserConfig.Namespaces[0]
 	props := sbemu.QueueProperties{LockDuration: sbemu.Duration(time.Minute), MaxDeliveryCount: 10}
 	for _, name := range nodeChecks {
-		ns.Queues = append(ns.Queues, sbemu.Queue{Name: nodeQueueBase + "-" + name, Properties: props})
+		p := props
+		if name == "lock-expiry" {
+			p.LockDuration = sbemu.Duration(2 * time.Second)
+		}
+		ns.Queues = append(ns.Queues, sbemu.Queue{Name: nodeQueueBase + "-" + name, Properties: p})
 	}
 	ns.Queues = append(ns.Queues,
 		sbemu.Queue{Name: goToNodeQueue, Properties: props},

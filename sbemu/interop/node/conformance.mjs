@@ -1,0 +1,560 @@
+// Conformance checks of a Service Bus endpoint (normally the licensefix
+// emulator, sbemu) with the official Node.js SDK, @azure/service-bus.
+//
+// Environment:
+//   SERVICEBUS_CONNECTION_STRING  connection string (required; never printed)
+//   SERVICEBUS_QUEUE              queue the checks use (required)
+//   SERVICEBUS_QUEUE_PER_CHECK    "true": check NAME uses queue "<SERVICEBUS_QUEUE>-NAME"
+//                                 instead (isolation; the queues must exist)
+//   INTEROP_FROM_GO_QUEUE         if set, check "receive-from-go" reads the
+//                                 message the Go test sent there
+//   INTEROP_TO_GO_QUEUE           if set, check "send-to-go" sends a message
+//                                 there for the Go test to read
+//   CHECKS                        optional comma-separated list of checks to run
+//
+// Output: one JSON line per check on stdout, {"name","ok","error","ms"}.
+// Exit status 0 when every check passed, 1 when one failed, 2 on bad settings.
+// SDK warnings (AZURE_LOG_LEVEL, default "warning") go to stderr.
+
+process.env.AZURE_LOG_LEVEL ??= "warning";
+
+// The SDK writes its log lines to stderr. Keep a copy so checks can assert
+// that no warning was logged (for example "Time out ... when draining
+// credits. Closing receiver...", which means the broker did not answer a drain).
+const sdkLog = [];
+const writeStderr = process.stderr.write.bind(process.stderr);
+process.stderr.write = (chunk, ...rest) => {
+  sdkLog.push(String(chunk));
+  return writeStderr(chunk, ...rest);
+};
+
+const { ServiceBusClient, isServiceBusError } = await import("@azure/service-bus");
+
+const connectionString = process.env.SERVICEBUS_CONNECTION_STRING ?? "";
+const baseQueue = process.env.SERVICEBUS_QUEUE ?? "";
+const perCheck = process.env.SERVICEBUS_QUEUE_PER_CHECK === "true";
+const fromGoQueue = process.env.INTEROP_FROM_GO_QUEUE ?? "";
+const toGoQueue = process.env.INTEROP_TO_GO_QUEUE ?? "";
+const only = (process.env.CHECKS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+
+if (connectionString === "" || baseQueue === "") {
+  console.error("conformance: SERVICEBUS_CONNECTION_STRING and SERVICEBUS_QUEUE must be set");
+  process.exit(2);
+}
+
+// Fast retries: a misbehaving broker should fail a check in seconds, not minutes.
+const retryOptions = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 500, timeoutInMs: 10000 };
+const client = new ServiceBusClient(connectionString, { retryOptions });
+
+const checkTimeoutMs = 25000;
+
+// The properties both interop directions use. Integers that rhea encodes as
+// uint/int, a double, a bool, a non-ASCII string and a timestamp.
+const interopProps = {
+  user_id: "",
+  attempt: 3,
+  neg: -7,
+  ratio: 0.25,
+  flag: true,
+  label: "ünïcode ✓",
+  when: new Date(1700000000000),
+};
+
+// ---------------------------------------------------------------- helpers
+
+class CheckError extends Error {}
+
+function assert(cond, message) {
+  if (!cond) throw new CheckError(message);
+}
+
+function assertEqual(got, want, what) {
+  if (got !== want) {
+    throw new CheckError(`${what}: got ${JSON.stringify(got)}, want ${JSON.stringify(want)}`);
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function seqStr(seq) {
+  return seq === undefined || seq === null ? "undefined" : seq.toString();
+}
+
+function drainWarnings(since) {
+  return sdkLog.slice(since).filter((l) => /drain/i.test(l) && /time ?out/i.test(l));
+}
+
+// receiveExactly keeps calling receiveMessages until n messages arrived or
+// the deadline passed.
+async function receiveExactly(receiver, n, timeoutMs = 10000) {
+  const deadline = Date.now() + timeoutMs;
+  const got = [];
+  while (got.length < n) {
+    const left = deadline - Date.now();
+    assert(left > 0, `received ${got.length} of ${n} messages before the timeout`);
+    const batch = await receiver.receiveMessages(n - got.length, { maxWaitTimeInMs: Math.min(left, 3000) });
+    got.push(...batch);
+  }
+  return got;
+}
+
+// expectEmpty asserts that a short receive returns nothing.
+async function expectEmpty(receiver, what, waitMs = 500) {
+  const msgs = await receiver.receiveMessages(1, { maxWaitTimeInMs: waitMs });
+  assertEqual(msgs.length, 0, `${what}: messages received`);
+}
+
+async function withClients(queue, fn) {
+  const closers = [];
+  const open = {
+    sender: () => {
+      const s = client.createSender(queue);
+      closers.push(() => s.close());
+      return s;
+    },
+    receiver: (options) => {
+      const r = client.createReceiver(queue, options);
+      closers.push(() => r.close());
+      return r;
+    },
+  };
+  try {
+    return await fn(open);
+  } finally {
+    for (const close of closers.reverse()) {
+      await close().catch(() => {});
+    }
+  }
+}
+
+// ---------------------------------------------------------------- checks
+
+const checks = [];
+function check(name, fn) {
+  checks.push({ name, fn });
+}
+
+check("send-receive-complete", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const before = Date.now();
+    await sender.sendMessages({
+      body: { user_id: "u-1" },
+      messageId: "m-send-1",
+      contentType: "application/json",
+      applicationProperties: { user_id: "u-1" },
+    });
+    const [msg] = await receiveExactly(receiver, 1);
+    assertEqual(msg.messageId, "m-send-1", "messageId");
+    assertEqual(msg.body?.user_id, "u-1", "body.user_id");
+    assertEqual(msg.applicationProperties?.user_id, "u-1", "applicationProperties.user_id");
+    assertEqual(msg.deliveryCount, 0, "deliveryCount (raw header value) on first delivery");
+    assert(typeof msg.lockToken === "string" && msg.lockToken.length === 36, `lockToken ${msg.lockToken}`);
+    assert(msg.sequenceNumber !== undefined && msg.sequenceNumber.toNumber() >= 1, `sequenceNumber ${seqStr(msg.sequenceNumber)}`);
+    assert(msg.enqueuedTimeUtc instanceof Date && msg.enqueuedTimeUtc.getTime() >= before - 5000, `enqueuedTimeUtc ${msg.enqueuedTimeUtc}`);
+    assert(msg.lockedUntilUtc instanceof Date && msg.lockedUntilUtc.getTime() > Date.now(), `lockedUntilUtc ${msg.lockedUntilUtc}`);
+    assertEqual(msg.state, "active", "state");
+    await receiver.completeMessage(msg);
+    await expectEmpty(receiver, "after complete");
+  }),
+);
+
+check("receive-empty-drain", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const logMark = sdkLog.length;
+    for (let i = 0; i < 3; i++) {
+      const msgs = await receiver.receiveMessages(5, { maxWaitTimeInMs: 300 });
+      assertEqual(msgs.length, 0, `empty receive ${i + 1}: messages`);
+      const warned = drainWarnings(logMark);
+      assert(warned.length === 0, `the drain was not answered, the SDK closed the link: ${warned[0]?.trim()}`);
+    }
+    await sender.sendMessages({ body: "after-drain", messageId: "m-drain-1" });
+    const [msg] = await receiveExactly(receiver, 1);
+    assertEqual(msg.messageId, "m-drain-1", "messageId after the empty receives");
+    await receiver.completeMessage(msg);
+    const warned = drainWarnings(logMark);
+    assert(warned.length === 0, `the drain was not answered, the SDK closed the link: ${warned[0]?.trim()}`);
+  }),
+);
+
+check("batch-50", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const batch = await sender.createMessageBatch();
+    assert(batch.maxSizeInBytes > 0, `batch.maxSizeInBytes ${batch.maxSizeInBytes}`);
+    for (let i = 0; i < 50; i++) {
+      const added = batch.tryAddMessage({ body: { i }, messageId: `m-batch-${i}`, applicationProperties: { index: i } });
+      assert(added, `tryAddMessage refused message ${i} (maxSizeInBytes ${batch.maxSizeInBytes})`);
+    }
+    assertEqual(batch.count, 50, "batch.count");
+    await sender.sendMessages(batch);
+    const msgs = await receiveExactly(receiver, 50, 15000);
+    const byIndex = new Map();
+    const seqs = new Set();
+    for (const m of msgs) {
+      const i = m.applicationProperties?.index;
+      assertEqual(m.messageId, `m-batch-${i}`, `messageId of index ${i}`);
+      assertEqual(m.body?.i, i, `body of index ${i}`);
+      assert(!byIndex.has(i), `index ${i} delivered twice`);
+      byIndex.set(i, m);
+      seqs.add(seqStr(m.sequenceNumber));
+    }
+    assertEqual(byIndex.size, 50, "distinct messages");
+    assertEqual(seqs.size, 50, "distinct sequence numbers");
+    for (let i = 1; i < 50; i++) {
+      const prev = byIndex.get(i - 1).sequenceNumber;
+      const cur = byIndex.get(i).sequenceNumber;
+      assert(cur.greaterThan(prev), `sequence number of message ${i} (${seqStr(cur)}) is not above message ${i - 1}'s (${seqStr(prev)})`);
+    }
+    for (const m of msgs) {
+      await receiver.completeMessage(m);
+    }
+    await expectEmpty(receiver, "after completing the batch");
+  }),
+);
+
+check("abandon-redelivers", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    await sender.sendMessages({ body: "abandon-me", messageId: "m-abandon-1" });
+    const [first] = await receiveExactly(receiver, 1);
+    assertEqual(first.deliveryCount, 0, "deliveryCount on first delivery");
+    await receiver.abandonMessage(first, { abandoned_by: "node", tries: 1 });
+    const [second] = await receiveExactly(receiver, 1);
+    assertEqual(second.messageId, "m-abandon-1", "messageId of the redelivery");
+    assertEqual(second.applicationProperties?.abandoned_by, "node", "propertiesToModify abandoned_by on the redelivery");
+    assertEqual(second.applicationProperties?.tries, 1, "propertiesToModify tries on the redelivery");
+    assertEqual(second.deliveryCount, 1, "deliveryCount after one abandon");
+    assertEqual(seqStr(second.sequenceNumber), seqStr(first.sequenceNumber), "sequenceNumber of the redelivery");
+    assert(second.lockToken !== first.lockToken, "the redelivery reuses the old lock token");
+    await receiver.completeMessage(second);
+    await expectEmpty(receiver, "after complete");
+  }),
+);
+
+check("deadletter-with-reason", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const dlq = open.receiver({ subQueueType: "deadLetter" });
+    await sender.sendMessages({ body: "poison", messageId: "m-dlq-1", applicationProperties: { user_id: "u-dlq" } });
+    const [msg] = await receiveExactly(receiver, 1);
+    await receiver.deadLetterMessage(msg, {
+      deadLetterReason: "InvalidMessage",
+      deadLetterErrorDescription: "user id is not a GUID",
+      checked_by: "node",
+    });
+    await expectEmpty(receiver, "main queue after dead-lettering");
+    const [dead] = await receiveExactly(dlq, 1);
+    assertEqual(dead.messageId, "m-dlq-1", "DLQ messageId");
+    assertEqual(dead.body, "poison", "DLQ body");
+    assertEqual(dead.applicationProperties?.user_id, "u-dlq", "DLQ applicationProperties.user_id");
+    assertEqual(dead.deadLetterReason, "InvalidMessage", "deadLetterReason");
+    assertEqual(dead.deadLetterErrorDescription, "user id is not a GUID", "deadLetterErrorDescription");
+    assertEqual(dead.deadLetterSource, q, "deadLetterSource");
+    assertEqual(dead.applicationProperties?.checked_by, "node", "propertiesToModify checked_by in the DLQ");
+    await dlq.completeMessage(dead);
+    await expectEmpty(dlq, "DLQ after complete");
+  }),
+);
+
+check("defer-receive-deferred-complete", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    await sender.sendMessages({ body: "later", messageId: "m-defer-1" });
+    const [msg] = await receiveExactly(receiver, 1);
+    const seq = msg.sequenceNumber;
+    await receiver.deferMessage(msg);
+    await expectEmpty(receiver, "normal receive after defer");
+    const peeked = await receiver.peekMessages(1, { fromSequenceNumber: seq });
+    assertEqual(peeked.length, 1, "peek of the deferred message");
+    assertEqual(peeked[0].state, "deferred", "peeked state");
+    const deferred = await receiver.receiveDeferredMessages(seq);
+    assertEqual(deferred.length, 1, "receiveDeferredMessages count");
+    const d = deferred[0];
+    assertEqual(d.messageId, "m-defer-1", "deferred messageId");
+    assertEqual(seqStr(d.sequenceNumber), seqStr(seq), "deferred sequenceNumber");
+    assert(typeof d.lockToken === "string" && d.lockToken.length === 36, `deferred lockToken ${d.lockToken}`);
+    await receiver.completeMessage(d);
+    const after = await receiver.peekMessages(1, { fromSequenceNumber: seq });
+    assertEqual(after.length, 0, "peek after completing the deferred message");
+  }),
+);
+
+check("peek", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    await sender.sendMessages([0, 1, 2].map((i) => ({ body: `peek-${i}`, messageId: `m-peek-${i}` })));
+    const all = await receiver.peekMessages(10);
+    assertEqual(all.map((m) => m.messageId).join(","), "m-peek-0,m-peek-1,m-peek-2", "peeked messageIds");
+    for (const m of all) {
+      assertEqual(m.state, "active", `state of ${m.messageId}`);
+      assert(m.lockToken === undefined, `peeked ${m.messageId} carries a lock token`);
+    }
+    const from = await receiver.peekMessages(10, { fromSequenceNumber: all[1].sequenceNumber });
+    assertEqual(from.map((m) => m.messageId).join(","), "m-peek-1,m-peek-2", "messageIds peeked from the second sequence number");
+    const past = await receiver.peekMessages(10, { fromSequenceNumber: all[2].sequenceNumber.add(1) });
+    assertEqual(past.length, 0, "messages peeked past the end");
+    // Peeking locks nothing: all three are still there with delivery count 0.
+    const got = await receiveExactly(receiver, 3);
+    for (const m of got) {
+      assertEqual(m.deliveryCount, 0, `deliveryCount of ${m.messageId} after peeking`);
+      await receiver.completeMessage(m);
+    }
+  }),
+);
+
+check("schedule-cancel", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const far = new Date(Date.now() + 10 * 60 * 1000);
+    const seqs = await sender.scheduleMessages([{ body: "far", messageId: "m-sched-far" }], far);
+    assertEqual(seqs.length, 1, "sequence numbers returned by scheduleMessages");
+    const peeked = await receiver.peekMessages(1, { fromSequenceNumber: seqs[0] });
+    assertEqual(peeked.length, 1, "peek of the scheduled message");
+    assertEqual(peeked[0].messageId, "m-sched-far", "peeked messageId");
+    assertEqual(peeked[0].state, "scheduled", "peeked state");
+    assertEqual(peeked[0].scheduledEnqueueTimeUtc?.getTime(), far.getTime(), "scheduledEnqueueTimeUtc");
+    await expectEmpty(receiver, "receive while the message is scheduled");
+    await sender.cancelScheduledMessages(seqs);
+    const afterCancel = await receiver.peekMessages(1, { fromSequenceNumber: seqs[0] });
+    assertEqual(afterCancel.length, 0, "peek after cancelScheduledMessages");
+    // A message scheduled a moment ahead arrives once due.
+    const soon = new Date(Date.now() + 1500);
+    const [soonSeq] = await sender.scheduleMessages([{ body: "soon", messageId: "m-sched-soon" }], soon);
+    const [msg] = await receiveExactly(receiver, 1, 15000);
+    assertEqual(msg.messageId, "m-sched-soon", "messageId of the due message");
+    assertEqual(seqStr(msg.sequenceNumber), seqStr(soonSeq), "sequenceNumber of the due message");
+    assert(Date.now() >= soon.getTime() - 50, "the scheduled message arrived before its time");
+    await receiver.completeMessage(msg);
+  }),
+);
+
+check("renew-lock", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    await sender.sendMessages({ body: "renew", messageId: "m-renew-1" });
+    const [msg] = await receiveExactly(receiver, 1);
+    const before = msg.lockedUntilUtc.getTime();
+    await sleep(50); // let the clock move so the renewed lock is strictly later
+    const renewed = await receiver.renewMessageLock(msg);
+    assert(renewed instanceof Date, `renewMessageLock returned ${renewed}`);
+    assert(renewed.getTime() > before, `renewed lock ${renewed.toISOString()} is not after ${new Date(before).toISOString()}`);
+    assertEqual(msg.lockedUntilUtc.getTime(), renewed.getTime(), "message.lockedUntilUtc after renew");
+    await receiver.completeMessage(msg);
+    await expectEmpty(receiver, "after complete");
+  }),
+);
+
+check("lock-expiry", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    // No automatic renewal, so the lock really runs out. The queue needs a
+    // short LockDuration (the Go test gives this check's queue 2 s).
+    const receiver = open.receiver({ maxAutoLockRenewalDurationInMs: 0 });
+    await sender.sendMessages({ body: "expire", messageId: "m-expire-1" });
+    const [msg] = await receiveExactly(receiver, 1);
+    const wait = msg.lockedUntilUtc.getTime() - Date.now();
+    assert(wait < 15000, `lock duration of queue ${q} is too long for this check (lock ends in ${wait} ms)`);
+    // The redelivery after expiry is the signal that the lock is gone.
+    const [again] = await receiveExactly(receiver, 1, wait + 10000);
+    assertEqual(again.messageId, "m-expire-1", "messageId of the redelivery");
+    assertEqual(again.deliveryCount, 1, "deliveryCount after the lock expired");
+    assert(again.lockToken !== msg.lockToken, "the redelivery reuses the expired lock token");
+    let err;
+    try {
+      await receiver.completeMessage(msg);
+    } catch (e) {
+      err = e;
+    }
+    assert(err !== undefined, "completing with the expired lock token succeeded");
+    assertEqual(err.code, "MessageLockLost", "error code of complete with the expired lock");
+    await receiver.completeMessage(again);
+    await expectEmpty(receiver, "after complete");
+  }),
+);
+
+check("receive-and-delete", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver({ receiveMode: "receiveAndDelete" });
+    await sender.sendMessages([0, 1].map((i) => ({ body: `rad-${i}`, messageId: `m-rad-${i}` })));
+    const got = await receiveExactly(receiver, 2);
+    assertEqual(got.map((m) => m.messageId).sort().join(","), "m-rad-0,m-rad-1", "messageIds");
+    for (const m of got) {
+      assert(m.lockToken === undefined, `receive-and-delete message ${m.messageId} has lock token ${m.lockToken}`);
+    }
+    const left = await receiver.peekMessages(10);
+    assertEqual(left.length, 0, "messages left after receive-and-delete");
+  }),
+);
+
+check("subscribe-close", async (q) =>
+  withClients(q, async (open) => {
+    const n = 10;
+    const sender = open.sender();
+    const receiver = open.receiver();
+    await sender.sendMessages(Array.from({ length: n }, (_, i) => ({ body: i, messageId: `m-sub-${i}` })));
+    const logMark = sdkLog.length;
+    const seen = new Set();
+    const errors = [];
+    let done;
+    const allSeen = new Promise((resolve) => (done = resolve));
+    const subscription = receiver.subscribe(
+      {
+        processMessage: async (m) => {
+          await receiver.completeMessage(m);
+          seen.add(m.messageId);
+          if (seen.size === n) done();
+        },
+        processError: async (args) => {
+          errors.push(`${args.errorSource}: ${args.error?.code ?? ""} ${args.error?.message}`);
+        },
+      },
+      { autoCompleteMessages: false, maxConcurrentCalls: 3 },
+    );
+    const timeout = sleep(15000).then(() => "timeout");
+    const outcome = await Promise.race([allSeen, timeout]);
+    await subscription.close();
+    assert(outcome !== "timeout", `processed ${seen.size} of ${n} messages; errors: ${errors.join("; ")}`);
+    assert(errors.length === 0, `processError called: ${errors.join("; ")}`);
+    const warned = drainWarnings(logMark);
+    assert(warned.length === 0, `close() did not drain cleanly: ${warned[0]?.trim()}`);
+    const left = await receiver.peekMessages(n);
+    assertEqual(left.length, 0, "messages left after subscribe processed all");
+  }),
+);
+
+check("large-message", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    // 200 KB: several transfer frames towards the broker (it announces a
+    // max-frame-size far below that), one large frame back to rhea.
+    const body = Buffer.alloc(200 * 1024);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31 + 7) % 251;
+    await sender.sendMessages({ body, messageId: "m-large-1" });
+    const [msg] = await receiveExactly(receiver, 1);
+    assertEqual(msg.messageId, "m-large-1", "messageId");
+    assert(Buffer.isBuffer(msg.body), `body is ${typeof msg.body}, want a Buffer`);
+    assertEqual(msg.body.length, body.length, "body length");
+    assert(msg.body.equals(body), "body bytes differ");
+    await receiver.completeMessage(msg);
+  }),
+);
+
+check("unknown-queue-not-found", async (q) => {
+  const sender = client.createSender(`${q}-missing`);
+  try {
+    let err;
+    try {
+      await sender.sendMessages({ body: "nowhere" });
+    } catch (e) {
+      err = e;
+    }
+    assert(err !== undefined, "sending to a queue that does not exist succeeded");
+    assertEqual(err.code, "MessagingEntityNotFound", "error code");
+  } finally {
+    await sender.close().catch(() => {});
+  }
+});
+
+check("wrong-key-unauthorized", async (q) => {
+  const bad = connectionString.replace(/SharedAccessKey=[^;]*/i, "SharedAccessKey=not-the-key");
+  assert(bad !== connectionString, "the connection string has no SharedAccessKey to replace");
+  const badClient = new ServiceBusClient(bad, { retryOptions: { maxRetries: 0, timeoutInMs: 10000 } });
+  try {
+    const sender = badClient.createSender(q);
+    let err;
+    try {
+      await sender.sendMessages({ body: "should not arrive" });
+    } catch (e) {
+      err = e;
+    }
+    assert(err !== undefined, "sending with a wrong key succeeded");
+    assert(isServiceBusError(err) || err?.code !== undefined, `error is not a Service Bus error: ${err}`);
+    assertEqual(err.code, "UnauthorizedAccess", "error code");
+    assert(!String(err.message).includes("not-the-key"), "the error message repeats the key");
+  } finally {
+    await badClient.close();
+  }
+});
+
+if (fromGoQueue !== "") {
+  check("receive-from-go", async () =>
+    withClients(fromGoQueue, async (open) => {
+      const receiver = open.receiver();
+      const [msg] = await receiveExactly(receiver, 1);
+      assertEqual(msg.messageId, "go-to-node-1", "messageId");
+      assertEqual(msg.contentType, "application/json", "contentType");
+      assertEqual(msg.subject, "license-fixed", "subject");
+      assertEqual(msg.correlationId, "corr-go-1", "correlationId");
+      assertEqual(msg.body?.user_id, "go-user-1", "body.user_id (the Go body decoded as JSON)");
+      assertEqual(msg.body?.source, "go", "body.source");
+      const p = msg.applicationProperties ?? {};
+      assertEqual(p.user_id, "go-user-1", "applicationProperties.user_id");
+      assertEqual(p.attempt, 3, "applicationProperties.attempt (Go int64)");
+      assertEqual(p.big, 1099511627776, "applicationProperties.big (Go int64 2^40)");
+      assertEqual(p.neg, -7, "applicationProperties.neg (Go int32)");
+      assertEqual(p.ratio, 0.25, "applicationProperties.ratio (Go float64)");
+      assertEqual(p.flag, true, "applicationProperties.flag (Go bool)");
+      assertEqual(p.label, interopProps.label, "applicationProperties.label (Go string)");
+      assertEqual(p.when, interopProps.when.getTime(), "applicationProperties.when (Go time.Time, as ms)");
+      assertEqual(msg.deliveryCount, 0, "deliveryCount");
+      await receiver.completeMessage(msg);
+    }),
+  );
+}
+
+if (toGoQueue !== "") {
+  check("send-to-go", async () =>
+    withClients(toGoQueue, async (open) => {
+      const sender = open.sender();
+      await sender.sendMessages({
+        body: { user_id: "node-user-1", source: "node" },
+        messageId: "node-to-go-1",
+        contentType: "application/json",
+        subject: "license-fixed",
+        correlationId: "corr-node-1",
+        applicationProperties: { ...interopProps, user_id: "node-user-1" },
+      });
+    }),
+  );
+}
+
+// ---------------------------------------------------------------- runner
+
+let failed = 0;
+const selected = checks.filter((c) => only.length === 0 || only.includes(c.name));
+for (const c of selected) {
+  const queue = perCheck ? `${baseQueue}-${c.name}` : baseQueue;
+  const start = Date.now();
+  let error = null;
+  let timer;
+  try {
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new CheckError(`timed out after ${checkTimeoutMs} ms`)), checkTimeoutMs);
+    });
+    await Promise.race([c.fn(queue), timeout]);
+  } catch (e) {
+    error = e instanceof CheckError ? e.message : `${e?.name ?? "Error"}${e?.code ? ` (${e.code})` : ""}: ${e?.message ?? e}`;
+  } finally {
+    clearTimeout(timer);
+  }
+  if (error !== null) failed++;
+  process.stdout.write(JSON.stringify({ name: c.name, ok: error === null, error, ms: Date.now() - start }) + "\n");
+}
+
+await client.close();
+process.exit(failed === 0 ? 0 : 1);
