@@ -107,6 +107,7 @@ func (s *Server) ExpireLock(entity string, lockToken [16]byte) error {
 	if err != nil {
 		return fmt.Errorf("sbemu: %q: %w", entity, err)
 	}
+	s.locks.remove(q, broker.LockToken(lockToken))
 	if err := q.ExpireLock(broker.LockToken(lockToken)); err != nil {
 		return fmt.Errorf("sbemu: expire lock: %w", err)
 	}
@@ -122,11 +123,8 @@ func (s *Server) ExpireAllLocks(entity string) (int, error) {
 		return 0, fmt.Errorf("sbemu: %q: %w", entity, err)
 	}
 	n := 0
-	for _, r := range q.Peek(0, 1<<30) {
-		if r.LockedUntil.IsZero() {
-			continue
-		}
-		if q.ExpireLock(r.LockToken) == nil {
+	for _, tok := range s.locks.take(q) {
+		if q.ExpireLock(tok) == nil {
 			n++
 		}
 	}

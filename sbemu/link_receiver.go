@@ -31,7 +31,8 @@ func (l *link) pump() {
 			return
 		}
 		changed, err := l.deliverAvailable()
-		if err == nil && l.drain && changed != nil {
+		// Drain ends when the queue runs dry or the credit is used up.
+		if err == nil && l.drain && (changed != nil || l.credit == 0) {
 			err = l.finishDrain()
 		}
 		c.mu.Unlock()
@@ -90,6 +91,7 @@ func (l *link) sendRecord(rec broker.Record) error {
 	l.s.nextDeliveryID++
 	if peekLock {
 		l.s.unsettled[id] = &delivery{link: l, queue: l.queue, token: rec.LockToken}
+		l.s.c.s.locks.add(l.queue, rec.LockToken)
 	}
 	l.credit--
 	l.deliveryCount++
@@ -222,6 +224,7 @@ func settleDelivery(s *Server, d *delivery, state amqp.DeliveryState) amqp.Deliv
 		return &amqp.Rejected{Error: amqpErr(condNotImplemented, "unsupported outcome")}
 	}
 	s.poke()
+	s.locks.remove(q, tok)
 	if err != nil {
 		if errors.Is(err, broker.ErrLockLost) {
 			return lockLostState()

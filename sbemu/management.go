@@ -53,9 +53,9 @@ func (l *link) handleManagement(req *amqp.Message) rpcResponse {
 	case opCancelScheduled:
 		resp, err = mgmtCancel(q, body)
 	case opReceiveBySeq:
-		resp, err = mgmtReceiveBySeq(q, body)
+		resp, err = mgmtReceiveBySeq(q, body, &l.s.c.s.locks)
 	case opUpdateDisposal:
-		resp, err = mgmtUpdateDisposition(q, body)
+		resp, err = mgmtUpdateDisposition(q, body, &l.s.c.s.locks)
 	default:
 		return rpcResponse{status: statusBadRequest, desc: "unsupported operation " + strconv.Quote(op), condition: condMSNotImplemented}
 	}
@@ -182,7 +182,7 @@ func mgmtCancel(q *broker.Queue, body amqp.Map) (rpcResponse, error) {
 	return rpcResponse{status: statusOK, desc: "OK"}, nil
 }
 
-func mgmtReceiveBySeq(q *broker.Queue, body amqp.Map) (rpcResponse, error) {
+func mgmtReceiveBySeq(q *broker.Queue, body amqp.Map, locks *lockRegistry) (rpcResponse, error) {
 	seqs, err := longArray(body, "sequence-numbers")
 	if err != nil {
 		return rpcResponse{}, err
@@ -207,6 +207,7 @@ func mgmtReceiveBySeq(q *broker.Queue, body amqp.Map) (rpcResponse, error) {
 		}
 		entry := amqp.Map{{Key: "message", Value: data}}
 		if locked {
+			locks.add(q, r.LockToken)
 			entry = append(entry, amqp.Pair{Key: "lock-token", Value: amqp.UUID(r.LockToken)})
 		}
 		list = append(list, entry)
@@ -214,7 +215,7 @@ func mgmtReceiveBySeq(q *broker.Queue, body amqp.Map) (rpcResponse, error) {
 	return rpcResponse{status: statusOK, desc: "OK", body: amqp.Map{{Key: "messages", Value: list}}}, nil
 }
 
-func mgmtUpdateDisposition(q *broker.Queue, body amqp.Map) (rpcResponse, error) {
+func mgmtUpdateDisposition(q *broker.Queue, body amqp.Map, locks *lockRegistry) (rpcResponse, error) {
 	tokens, err := uuidArray(body, "lock-tokens")
 	if err != nil {
 		return rpcResponse{}, err
@@ -228,6 +229,7 @@ func mgmtUpdateDisposition(q *broker.Queue, body amqp.Map) (rpcResponse, error) 
 	desc := stringProp(body, "deadletter-description")
 	for _, t := range tokens {
 		tok := broker.LockToken(t)
+		locks.remove(q, tok)
 		switch status {
 		case "completed":
 			err = q.Complete(tok)

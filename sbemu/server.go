@@ -135,6 +135,7 @@ type Server struct {
 	broker *broker.Broker
 	auth   authenticator
 	faults faults
+	locks  lockRegistry
 
 	wake chan struct{} // pokes the sweeper when broker deadlines may have moved
 	done chan struct{} // closed by Close
