@@ -34,7 +34,7 @@ func (c *conn) handleCBS(req *amqp.Message) rpcResponse {
 	// (the SDK reports the 404 as CodeNotFound).
 	if entity, _ := cutSuffixFold(path, suffixMgmt); entity != "" {
 		if _, err := c.s.broker.Entity(entity); err != nil {
-			return rpcResponse{status: statusNotFound, desc: "the messaging entity could not be found", condition: condNotFound}
+			return rpcResponse{status: statusNotFound, desc: entityNotFound(entity), condition: condNotFound}
 		}
 	}
 	c.grants.add(path, expires)

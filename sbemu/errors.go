@@ -30,3 +30,10 @@ const (
 func amqpErr(cond amqp.Symbol, desc string) *amqp.Error {
 	return &amqp.Error{Condition: cond, Description: desc}
 }
+
+// entityNotFound is the description Service Bus gives for a missing
+// entity; the Node SDK recognises its wording ("The messaging entity ...
+// could not be found").
+func entityNotFound(entity string) string {
+	return "The messaging entity '" + entity + "' could not be found."
+}

@@ -229,7 +229,7 @@ func cutSuffixFold(s, suffix string) (string, bool) {
 // refuse answers an attach with a null source (peer receiver) or target
 // (peer sender) followed by detach(closed, error), as Service Bus does.
 func (l *link) refuse(a *amqp.Attach, err error) error {
-	e := attachError(err)
+	e := l.attachError(err)
 	l.log().Info("link_refused", slog.String("condition", string(e.Condition)), slog.String("description", e.Description))
 	reply := &amqp.Attach{
 		Name:          a.Name,
@@ -251,12 +251,12 @@ func (l *link) refuse(a *amqp.Attach, err error) error {
 	return l.detachWith(e)
 }
 
-func attachError(err error) *amqp.Error {
+func (l *link) attachError(err error) *amqp.Error {
 	switch {
 	case errors.Is(err, errUnauthorized):
 		return amqpErr(condUnauthorized, err.Error())
 	case errors.Is(err, broker.ErrEntityNotFound):
-		return amqpErr(condNotFound, "the messaging entity could not be found")
+		return amqpErr(condNotFound, entityNotFound(l.addr))
 	case errors.Is(err, errSendToSubqueue), errors.Is(err, errNoAddress):
 		return amqpErr(condNotAllowed, err.Error())
 	}

@@ -83,7 +83,7 @@ func errorResponse(err error) rpcResponse {
 	case errors.Is(err, broker.ErrMessageNotFound):
 		return rpcResponse{status: statusNotFound, desc: "a requested message was not found in the expected state", condition: condMessageNotFound}
 	case errors.Is(err, broker.ErrEntityNotFound):
-		return rpcResponse{status: statusNotFound, desc: "the messaging entity could not be found", condition: condNotFound}
+		return rpcResponse{status: statusNotFound, desc: entityNotFound("(unknown)"), condition: condNotFound}
 	}
 	return rpcResponse{status: statusInternal, desc: "internal error", condition: condInternal}
 }
