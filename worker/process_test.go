@@ -361,3 +361,18 @@ func scrape(t *testing.T, w *Worker) string {
 	w.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Body.String()
 }
+
+func TestReadinessWhileServiceBusFails(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	for range 3 {
+		r.recvErrs = append(r.recvErrs, &azservicebus.Error{Code: azservicebus.CodeConnectionLost})
+	}
+	cfg := fastConfig()
+	cfg.ReceiveRetryInterval = 100 * time.Millisecond // 100, 200, 400ms: not ready meanwhile
+	w, _ := runFake(t, cfg, r, g)
+	require.Eventually(t, func() bool { _, why := w.Ready(); return why == ReadyReasonDisconnected }, waitFor, tick)
+	r.addUser("m1", "u1@contoso.com")
+	assert.Equal(t, "complete", waitSettled(t, r, "m1").kind)
+	require.Eventually(t, func() bool { ok, _ := w.Ready(); return ok }, waitFor, tick)
+}
