@@ -199,3 +199,32 @@ func TestRunProcessesAndStopsOnCancel(t *testing.T) {
 	assert.Contains(t, logs, `"user_id":"run-test@contoso.com"`)
 	assert.NotContains(t, logs, sbemu.DefaultKey, "no secret in the logs")
 }
+
+func TestRunFatalServiceBusErrorsExit1(t *testing.T) {
+	t.Parallel()
+	srv, base := emulator(t)
+	gs, err := graphsim.NewServer(graphsim.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = gs.Close() })
+	wrongKey := strings.Replace(srv.ConnectionString(), "SharedAccessKey="+sbemu.DefaultKey, "SharedAccessKey=bm90LXRoZS1rZXk=", 1)
+	for name, set := range map[string]map[string]string{
+		"queue not found": {"LICENSEFIX_QUEUE": "no-such-queue"},
+		"wrong key":       {"LICENSEFIX_SERVICEBUS_CONNECTION_STRING": wrongKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"LICENSEFIX_GRAPH_URL": gs.URL, "LICENSEFIX_GRAPH_AUTH": "none", "LICENSEFIX_HTTP_ADDR": "127.0.0.1:0"}
+			for k, v := range base {
+				env[k] = v
+			}
+			for k, v := range set {
+				env[k] = v
+			}
+			code, _, errOut := runCLIStdin(t, env, "", "run")
+			assert.Equal(t, ExitFailure, code, errOut)
+			assert.Contains(t, errOut, "service bus refused the receiver")
+			assert.NotContains(t, errOut, "bm90LXRoZS1rZXk=")
+			assert.NotContains(t, errOut, sbemu.DefaultKey)
+		})
+	}
+}
