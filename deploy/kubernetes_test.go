@@ -66,8 +66,8 @@ func (r *rendered) unstructured(t *testing.T, kind string) map[string]any {
 	return m
 }
 
-// path walks nested maps and lists ("spec", "triggers", 0, ...).
-func path(t *testing.T, v any, keys ...any) any {
+// pathOf walks nested maps and lists ("spec", "triggers", 0, ...).
+func pathOf(t *testing.T, v any, keys ...any) any {
 	t.Helper()
 	for _, k := range keys {
 		switch k := k.(type) {
@@ -137,8 +137,8 @@ func TestKubernetesBaseRenders(t *testing.T) {
 	for _, obj := range []struct{ kind, ns string }{
 		{"Deployment", b.deployment.Namespace}, {"ServiceAccount", b.sa.Namespace}, {"ConfigMap", b.config.Namespace},
 		{"PodDisruptionBudget", b.pdb.Namespace}, {"NetworkPolicy", b.netpol.Namespace},
-		{"ScaledObject", path(t, b.scaled, "metadata", "namespace").(string)},
-		{"TriggerAuthentication", path(t, b.triggerAu, "metadata", "namespace").(string)},
+		{"ScaledObject", pathOf(t, b.scaled, "metadata", "namespace").(string)},
+		{"TriggerAuthentication", pathOf(t, b.triggerAu, "metadata", "namespace").(string)},
 	} {
 		assert.Equal(t, b.ns.Name, obj.ns, obj.kind)
 	}
@@ -310,30 +310,30 @@ func TestKubernetesKEDA(t *testing.T) {
 	so, ta := b.scaled, b.triggerAu
 	assert.Equal(t, "keda.sh/v1alpha1", so["apiVersion"])
 	assert.Equal(t, "keda.sh/v1alpha1", ta["apiVersion"])
-	assert.Equal(t, "Deployment", path(t, so, "spec", "scaleTargetRef", "kind"))
-	assert.Equal(t, b.deployment.Name, path(t, so, "spec", "scaleTargetRef", "name"))
+	assert.Equal(t, "Deployment", pathOf(t, so, "spec", "scaleTargetRef", "kind"))
+	assert.Equal(t, b.deployment.Name, pathOf(t, so, "spec", "scaleTargetRef", "name"))
 
-	minR := path(t, so, "spec", "minReplicaCount").(float64)
-	maxR := path(t, so, "spec", "maxReplicaCount").(float64)
+	minR := pathOf(t, so, "spec", "minReplicaCount").(float64)
+	maxR := pathOf(t, so, "spec", "maxReplicaCount").(float64)
 	assert.GreaterOrEqual(t, minR, 0.0)
 	assert.GreaterOrEqual(t, maxR, minR)
 	assert.GreaterOrEqual(t, maxR, 1.0)
 
-	triggers := path(t, so, "spec", "triggers").([]any)
+	triggers := pathOf(t, so, "spec", "triggers").([]any)
 	require.Len(t, triggers, 1)
 	trig := triggers[0]
-	assert.Equal(t, "azure-servicebus", path(t, trig, "type"))
-	assert.Equal(t, b.config.Data["LICENSEFIX_QUEUE"], path(t, trig, "metadata", "queueName"), "scales on the queue the worker reads")
+	assert.Equal(t, "azure-servicebus", pathOf(t, trig, "type"))
+	assert.Equal(t, b.config.Data["LICENSEFIX_QUEUE"], pathOf(t, trig, "metadata", "queueName"), "scales on the queue the worker reads")
 	nsName, _, _ := strings.Cut(b.config.Data["LICENSEFIX_SERVICEBUS_NAMESPACE"], ".")
-	assert.Equal(t, nsName, path(t, trig, "metadata", "namespace"), "the namespace the worker reads")
-	count, err := strconv.Atoi(path(t, trig, "metadata", "messageCount").(string))
+	assert.Equal(t, nsName, pathOf(t, trig, "metadata", "namespace"), "the namespace the worker reads")
+	count, err := strconv.Atoi(pathOf(t, trig, "metadata", "messageCount").(string))
 	require.NoError(t, err)
 	assert.Positive(t, count)
-	assert.Equal(t, path(t, ta, "metadata", "name"), path(t, trig, "authenticationRef", "name"))
+	assert.Equal(t, pathOf(t, ta, "metadata", "name"), pathOf(t, trig, "authenticationRef", "name"))
 
-	assert.Equal(t, "azure-workload", path(t, ta, "spec", "podIdentity", "provider"))
-	assert.Regexp(t, guidRE, path(t, ta, "spec", "podIdentity", "identityId"))
-	_, hasSecrets := path(t, ta, "spec").(map[string]any)["secretTargetRef"]
+	assert.Equal(t, "azure-workload", pathOf(t, ta, "spec", "podIdentity", "provider"))
+	assert.Regexp(t, guidRE, pathOf(t, ta, "spec", "podIdentity", "identityId"))
+	_, hasSecrets := pathOf(t, ta, "spec").(map[string]any)["secretTargetRef"]
 	assert.False(t, hasSecrets, "no connection-string secrets")
 }
 
@@ -346,10 +346,10 @@ func TestKubernetesExampleOverlay(t *testing.T) {
 	assert.NotEqual(t, b.container(t).Image, o.container(t).Image)
 	assert.NotEqual(t, b.sa.Annotations["azure.workload.identity/client-id"], o.sa.Annotations["azure.workload.identity/client-id"])
 	assert.Regexp(t, guidRE, o.sa.Annotations["azure.workload.identity/client-id"])
-	assert.NotEqual(t, path(t, b.triggerAu, "spec", "podIdentity", "identityId"), path(t, o.triggerAu, "spec", "podIdentity", "identityId"))
+	assert.NotEqual(t, pathOf(t, b.triggerAu, "spec", "podIdentity", "identityId"), pathOf(t, o.triggerAu, "spec", "podIdentity", "identityId"))
 	assert.NotEqual(t, b.config.Data["LICENSEFIX_SERVICEBUS_NAMESPACE"], o.config.Data["LICENSEFIX_SERVICEBUS_NAMESPACE"])
 	nsName, _, _ := strings.Cut(o.config.Data["LICENSEFIX_SERVICEBUS_NAMESPACE"], ".")
-	assert.Equal(t, nsName, path(t, o.scaled, "spec", "triggers", 0, "metadata", "namespace"),
+	assert.Equal(t, nsName, pathOf(t, o.scaled, "spec", "triggers", 0, "metadata", "namespace"),
 		"ScaledObject and worker agree on the namespace")
 	assert.Equal(t, o.configName, o.container(t).EnvFrom[0].ConfigMapRef.Name)
 	requireAccepted(t, "overlay ConfigMap", "run", o.config.Data)
@@ -366,16 +366,16 @@ func TestKubernetesExampleOverlay(t *testing.T) {
 
 	sm := o.r.unstructured(t, "ServiceMonitor")
 	assert.Equal(t, "monitoring.coreos.com/v1", sm["apiVersion"])
-	assert.Equal(t, svc.Namespace, path(t, sm, "metadata", "namespace"))
+	assert.Equal(t, svc.Namespace, pathOf(t, sm, "metadata", "namespace"))
 	sel := map[string]string{}
-	for k, v := range path(t, sm, "spec", "selector", "matchLabels").(map[string]any) {
+	for k, v := range pathOf(t, sm, "spec", "selector", "matchLabels").(map[string]any) {
 		sel[k] = v.(string)
 	}
 	assertSelects(t, sel, svc.Labels)
-	endpoints := path(t, sm, "spec", "endpoints").([]any)
+	endpoints := pathOf(t, sm, "spec", "endpoints").([]any)
 	require.Len(t, endpoints, 1)
-	assert.Equal(t, sp.Name, path(t, endpoints[0], "port"))
-	assert.Equal(t, "/metrics", path(t, endpoints[0], "path"))
+	assert.Equal(t, sp.Name, pathOf(t, endpoints[0], "port"))
+	assert.Equal(t, "/metrics", pathOf(t, endpoints[0], "path"))
 }
 
 // assertSelects checks that a non-empty selector matches labels.
