@@ -288,6 +288,12 @@ var errStopping = context.Canceled
 // probe. It returns an error when ctx ends or stopping closes first.
 func (g *gate) acquire(ctx context.Context, stopping <-chan struct{}, clk Clock) (bool, error) {
 	for {
+		select {
+		case <-stopping:
+			// Shutdown began: no new call, even if one were allowed.
+			return false, errStopping
+		default:
+		}
 		d, changed := g.decide(clk.Now())
 		if d.proceed {
 			return d.probe, nil

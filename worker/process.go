@@ -153,6 +153,11 @@ func (w *Worker) attempts(ctx context.Context, key, userID string) result {
 		default:
 		}
 		delay := bo.Next(cr.retryAfter)
+		w.log.Debug("graph call failed; will retry",
+			slog.String("message_id", key), slog.String("user_id", userID), slog.Int("attempts", r.attempts),
+			slog.Int("http_status", ge.StatusCode), slog.String("graph_error_code", ge.Code),
+			slog.String("graph_request_id", ge.RequestID), slog.String("client_request_id", ge.ClientRequestID),
+			slog.Duration("retry_in", delay))
 		if k, _ := w.gate.state(); k == notPaused && b.exceeded(done, w.gate.pausedFor(done), delay) {
 			// Graph counts as otherwise healthy when some call got a healthy
 			// answer during this message's retries or one budget before.
