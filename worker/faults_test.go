@@ -61,6 +61,26 @@ func TestIntegrationConnectionDropped(t *testing.T) {
 	require.NoError(t, h.stop())
 }
 
+func TestIntegrationLinkDetached(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{config: func(c *worker.Config) { c.Concurrency = 4 }})
+	h.gs.SetLatency(50 * time.Millisecond)
+	us := users("detach", 12)
+	h.sendUsers(us...)
+	h.start()
+	h.waitCompleted(2, 20*time.Second)
+	require.Positive(t, h.sb.DetachLinks(queueName, "amqp:link:detach-forced", "test detach"))
+	require.Eventually(t, func() bool {
+		s := h.stats()
+		return s.Active == 0 && s.Locked == 0
+	}, 30*time.Second, 20*time.Millisecond)
+	for _, u := range us {
+		assert.GreaterOrEqual(t, h.gs.Calls(u), 1, u)
+	}
+	h.requireNoDeadLetters()
+	require.NoError(t, h.stop())
+}
+
 func TestIntegrationQueueNotFoundIsFatal(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})

@@ -35,6 +35,9 @@ func TestIntegrationHappyPath(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { s := h.stats(); return s.Active == 0 && s.Locked == 0 }, 5*time.Second, 10*time.Millisecond)
 	h.requireNoDeadLetters()
+	assert.EqualValues(t, len(us), h.metric(`licensefix_graph_calls_total{status="200"}`))
+	assert.EqualValues(t, len(us), h.metric(`licensefix_graph_call_duration_seconds_count`))
+	assert.Zero(t, h.metric("licensefix_messages_in_flight"))
 	require.NoError(t, h.stop())
 	// One outcome line per message with the documented attributes.
 	lines := h.logs.lines("message completed")
