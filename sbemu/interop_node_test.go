@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -46,6 +47,9 @@ var nodeChecks = []string{
 	"wrong-key-unauthorized",
 	"receive-from-go",
 	"send-to-go",
+	"reconnect-after-drop",
+	"relink-after-detach-forced",
+	"management-server-busy-retried",
 }
 
 const (
@@ -125,20 +129,12 @@ func TestNodeSDKConformance(t *testing.T) {
 	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: nodeConfig(), Logger: interopLogger()})
 	require.NoError(t, err)
 
-	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Close(ctx)
-	})
-
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	sendGoToNode(ctx, t, client)
+	sendGoToNode(ctx, t, newGoClient(t, srv))
 
-	results, stderr := runNodeConformance(ctx, t, node, srv.ConnectionString())
+	results, stderr := runNodeConformance(ctx, t, node, srv)
 	seen := map[string]bool{}
 	for _, r := range results {
 		seen[r.Name] = true
@@ -159,9 +155,24 @@ func TestNodeSDKConformance(t *testing.T) {
 		t.Logf("conformance.mjs stderr:\n%s", stderr)
 	}
 
+	// A new client: the fault checks dropped the first one's connection.
+	client := newGoClient(t, srv)
 	t.Run("go-receives-from-node", func(t *testing.T) {
 		receiveNodeToGo(ctx, t, client)
 	})
+}
+
+// newGoClient connects the Go SDK to srv and closes it when the test ends.
+func newGoClient(t *testing.T, srv *sbemu.Server) *azservicebus.Client {
+	t.Helper()
+	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = client.Close(ctx)
+	})
+	return client
 }
 
 // sendGoToNode sends the message check "receive-from-go" expects.
@@ -223,29 +234,57 @@ func receiveNodeToGo(ctx context.Context, t *testing.T, client *azservicebus.Cli
 	require.NoError(t, receiver.CompleteMessage(ctx, m, nil))
 }
 
-// runNodeConformance runs conformance.mjs and parses its JSON lines.
-func runNodeConformance(ctx context.Context, t *testing.T, node, connStr string) ([]nodeResult, string) {
+// runNodeConformance runs conformance.mjs, answers its control requests
+// (faults injected into srv) and collects its check results.
+func runNodeConformance(ctx context.Context, t *testing.T, node string, srv *sbemu.Server) ([]nodeResult, string) {
 	t.Helper()
 	runCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(runCtx, node, "conformance.mjs")
 	cmd.Dir = nodeInteropDir
 	cmd.Env = append(os.Environ(),
-		"SERVICEBUS_CONNECTION_STRING="+connStr,
+		"SERVICEBUS_CONNECTION_STRING="+srv.ConnectionString(),
 		"SERVICEBUS_QUEUE="+nodeQueueBase,
 		"SERVICEBUS_QUEUE_PER_CHECK=true",
 		"INTEROP_FROM_GO_QUEUE="+goToNodeQueue,
 		"INTEROP_TO_GO_QUEUE="+nodeToGoQueue,
+		"SBEMU_CONTROL=stdio",
 	)
 	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
 	cmd.Stderr = &stderr
 	cmd.WaitDelay = 5 * time.Second
-	runErr := cmd.Run()
-	require.NoError(t, runCtx.Err(), "conformance.mjs did not finish in time; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
 
-	results, err := parseNodeResults(stdout.Bytes())
-	require.NoError(t, err, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	var results []nodeResult
+	var parseErr error
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		stdout.WriteString(line + "\n")
+		if strings.TrimSpace(line) == "" || parseErr != nil {
+			continue
+		}
+		l, err := parseNodeLine(line)
+		if err != nil {
+			parseErr = err
+			continue
+		}
+		if l.Control != "" {
+			answer := nodeControl(srv, l.Control)
+			t.Logf("control request %q: %s", l.Control, answer)
+			_, _ = io.WriteString(stdin, answer+"\n")
+			continue
+		}
+		results = append(results, l.nodeResult)
+	}
+	_ = stdin.Close()
+	runErr := cmd.Wait()
+	require.NoError(t, runCtx.Err(), "conformance.mjs did not finish in time; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	require.NoError(t, parseErr, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
 	var exitErr *exec.ExitError
 	if runErr != nil && !errors.As(runErr, &exitErr) {
 		require.NoError(t, runErr, "running node")
@@ -266,41 +305,81 @@ func runNodeConformance(ctx context.Context, t *testing.T, node, connStr string)
 	return results, stderr.String()
 }
 
-// parseNodeResults decodes one nodeResult per non-empty line.
-func parseNodeResults(out []byte) ([]nodeResult, error) {
-	var results []nodeResult
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
+// nodeControl carries out one control request of conformance.mjs and
+// returns its answer line: "ok" or an error text.
+func nodeControl(srv *sbemu.Server, req string) string {
+	switch {
+	case req == "drop-connections":
+		srv.DropConnections()
+	case strings.HasPrefix(req, "detach-forced:"):
+		entity := strings.TrimPrefix(req, "detach-forced:")
+		if srv.DetachLinks(entity, "amqp:link:detach-forced", "detached by TestNodeSDKConformance") == 0 {
+			return "error: no link attached to " + entity
 		}
-		var r nodeResult
-		dec := json.NewDecoder(strings.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&r); err != nil {
-			return nil, errors.New("conformance.mjs printed a line that is not a check result: " + line)
-		}
-		if r.Name == "" {
-			return nil, errors.New("conformance.mjs printed a result without a name: " + line)
-		}
-		results = append(results, r)
+	case req == "server-busy-once":
+		srv.FailManagement(1, 503, "com.microsoft:server-busy")
+	default:
+		return "error: unknown control request"
 	}
-	return results, sc.Err()
+	return "ok"
 }
 
-func TestParseNodeResults(t *testing.T) {
-	t.Parallel()
-	got, err := parseNodeResults([]byte(`{"name":"a","ok":true,"error":null,"ms":3}` + "\n\n" +
-		`{"name":"b","ok":false,"error":"boom","ms":7}` + "\n"))
-	require.NoError(t, err)
-	boom := "boom"
-	require.Equal(t, []nodeResult{{Name: "a", OK: true, MS: 3}, {Name: "b", OK: false, Error: &boom, MS: 7}}, got)
+// nodeLine is one stdout line of conformance.mjs: a check result, or a
+// control request (a fault the script wants injected).
+type nodeLine struct {
+	nodeResult
+	Control string `json:"control"`
+}
 
-	for _, bad := range []string{"Error: cannot find module", `{"ok":true}`, `{"name":"a","ok":true,"extra":1}`} {
-		_, err := parseNodeResults([]byte(bad + "\n"))
+// parseNodeLine decodes one line, refusing anything that is neither a named
+// result nor a control request.
+func parseNodeLine(line string) (nodeLine, error) {
+	var l nodeLine
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return nodeLine{}, errors.New("conformance.mjs printed a line that is neither a check result nor a control request: " + line)
+	}
+	if (l.Name == "") == (l.Control == "") {
+		return nodeLine{}, errors.New("conformance.mjs printed a line with neither or both of name and control: " + line)
+	}
+	return l, nil
+}
+
+func TestParseNodeLine(t *testing.T) {
+	t.Parallel()
+	boom := "boom"
+	for _, tc := range []struct {
+		line string
+		want nodeLine
+	}{
+		{`{"name":"a","ok":true,"error":null,"ms":3}`, nodeLine{nodeResult: nodeResult{Name: "a", OK: true, MS: 3}}},
+		{`{"name":"b","ok":false,"error":"boom","ms":7}`, nodeLine{nodeResult: nodeResult{Name: "b", Error: &boom, MS: 7}}},
+		{`{"control":"drop-connections"}`, nodeLine{Control: "drop-connections"}},
+	} {
+		got, err := parseNodeLine(tc.line)
+		require.NoError(t, err, tc.line)
+		require.Equal(t, tc.want, got, tc.line)
+	}
+	for _, bad := range []string{
+		"Error: cannot find module",
+		`{"ok":true}`,
+		`{"name":"a","ok":true,"extra":1}`,
+		`{"name":"a","control":"drop-connections"}`,
+	} {
+		_, err := parseNodeLine(bad)
 		require.Error(t, err, "input %q", bad)
 	}
+}
+
+func TestNodeControl(t *testing.T) {
+	t.Parallel()
+	srv, err := sbemu.NewServer(&sbemu.Options{TB: t})
+	require.NoError(t, err)
+	require.Equal(t, "ok", nodeControl(srv, "drop-connections"))
+	require.Equal(t, "ok", nodeControl(srv, "server-busy-once"))
+	require.Equal(t, "error: no link attached to license-fixed", nodeControl(srv, "detach-forced:license-fixed"))
+	require.Equal(t, "error: unknown control request", nodeControl(srv, "reboot"))
 }
 
 func deref(s *string) string {

@@ -11,6 +11,8 @@
 //   INTEROP_TO_GO_QUEUE           if set, check "send-to-go" sends a message
 //                                 there for the Go test to read
 //   CHECKS                        optional comma-separated list of checks to run
+//   SBEMU_CONTROL                 "stdio": the emulator's test harness answers fault
+//                                 requests; enables the fault checks (see control())
 //
 // Output: one JSON line per check on stdout, {"name","ok","error","ms"}.
 // Exit status 0 when every check passed, 1 when one failed, 2 on bad settings.
@@ -35,6 +37,7 @@ const baseQueue = process.env.SERVICEBUS_QUEUE ?? "";
 const perCheck = process.env.SERVICEBUS_QUEUE_PER_CHECK === "true";
 const fromGoQueue = process.env.INTEROP_FROM_GO_QUEUE ?? "";
 const toGoQueue = process.env.INTEROP_TO_GO_QUEUE ?? "";
+const controlEnabled = process.env.SBEMU_CONTROL === "stdio";
 const only = (process.env.CHECKS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
 
 if (connectionString === "" || baseQueue === "") {
@@ -533,6 +536,82 @@ if (toGoQueue !== "") {
   );
 }
 
+// ---------------------------------------------------------------- fault checks
+
+// control asks the harness that started this script (TestNodeSDKConformance)
+// to inject a fault into the emulator: it prints {"control": request} on
+// stdout and waits for one line on stdin, "ok" or an error text.
+let stdinLines;
+async function control(request) {
+  if (stdinLines === undefined) {
+    const readline = await import("node:readline");
+    stdinLines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  }
+  process.stdout.write(JSON.stringify({ control: request }) + "\n");
+  const { value, done } = await stdinLines.next();
+  assert(!done, `no answer to control request ${request}: stdin closed`);
+  assertEqual(value.trim(), "ok", `answer to control request ${request}`);
+}
+
+// assertLogged asserts that an SDK log line written since mark matches re:
+// evidence that the injected fault reached the SDK.
+function assertLogged(mark, re, message) {
+  assert(sdkLog.slice(mark).some((l) => re.test(l)), message);
+}
+
+// roundTrip sends one message and receives and completes it.
+async function roundTrip(sender, receiver, id) {
+  await sender.sendMessages({ body: id, messageId: id });
+  const [msg] = await receiveExactly(receiver, 1, 20000);
+  assertEqual(msg.messageId, id, "messageId");
+  await receiver.completeMessage(msg);
+}
+
+if (controlEnabled) {
+  check("reconnect-after-drop", async (q) =>
+    withClients(q, async (open) => {
+      const sender = open.sender();
+      const receiver = open.receiver();
+      await roundTrip(sender, receiver, "m-drop-before");
+      const mark = sdkLog.length;
+      await control("drop-connections");
+      // The same sender and receiver must recover on a new connection.
+      await roundTrip(sender, receiver, "m-drop-after");
+      assertLogged(mark, /ECONNRESET|EPIPE|disconnect/i, "the SDK logged no connection loss");
+    }),
+  );
+
+  check("relink-after-detach-forced", async (q) =>
+    withClients(q, async (open) => {
+      const sender = open.sender();
+      const receiver = open.receiver();
+      await roundTrip(sender, receiver, "m-detach-before");
+      const mark = sdkLog.length;
+      await control(`detach-forced:${q}`);
+      await roundTrip(sender, receiver, "m-detach-after");
+      assertLogged(mark, /amqp:link:detach-forced/, "the SDK logged no detach-forced");
+    }),
+  );
+
+  check("management-server-busy-retried", async (q) =>
+    withClients(q, async (open) => {
+      const sender = open.sender();
+      const receiver = open.receiver();
+      await sender.sendMessages({ body: "busy", messageId: "m-busy-1" });
+      // The next $management request answers 503 com.microsoft:server-busy;
+      // the SDK retries and the peek succeeds.
+      const mark = sdkLog.length;
+      await control("server-busy-once");
+      const peeked = await receiver.peekMessages(1);
+      assertLogged(mark, /ServiceBusy/, "the SDK logged no ServiceBusy error (the fault was not hit)");
+      assertEqual(peeked.length, 1, "messages peeked after the retry");
+      assertEqual(peeked[0].messageId, "m-busy-1", "peeked messageId");
+      const [msg] = await receiveExactly(receiver, 1);
+      await receiver.completeMessage(msg);
+    }),
+  );
+}
+
 // ---------------------------------------------------------------- runner
 
 let failed = 0;
@@ -557,4 +636,5 @@ for (const c of selected) {
 }
 
 await client.close();
+stdinLines?.return?.();
 process.exit(failed === 0 ? 0 : 1);
