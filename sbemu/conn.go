@@ -1,6 +1,7 @@
 package sbemu
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,8 @@ const (
 	ourChannelMax = 4999
 	// handshakeTimeout bounds the protocol header, SASL and open exchange.
 	handshakeTimeout = 10 * time.Second
+	// readBufferSize is the socket read buffer of a connection.
+	readBufferSize = 32 << 10
 	// containerID is the broker's container-id.
 	containerID = "sbemu"
 )
@@ -41,6 +44,7 @@ type conn struct {
 	s     *Server
 	id    uint64
 	nc    net.Conn
+	br    *bufio.Reader // all reads go through it (fewer system calls)
 	log   *slog.Logger
 	debug bool
 	w     *frameWriter
@@ -65,6 +69,7 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 		s:            s,
 		id:           id,
 		nc:           nc,
+		br:           bufio.NewReaderSize(nc, readBufferSize),
 		log:          log,
 		debug:        log.Enabled(context.Background(), slog.LevelDebug),
 		w:            newFrameWriter(nc),
@@ -166,8 +171,8 @@ func (c *conn) closeWith(e *amqp.Error) error {
 // handshake runs protocol headers, SASL and the open exchange.
 func (c *conn) handshake() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
-	fr := amqp.NewFrameReader(c.nc, ourMaxFrameSize)
-	h, err := amqp.ReadProtocolHeader(c.nc)
+	fr := amqp.NewFrameReader(c.br, ourMaxFrameSize)
+	h, err := amqp.ReadProtocolHeader(c.br)
 	if err != nil {
 		_ = c.w.sendRaw(sliceOf(headerSASL.Bytes()))
 		return fmt.Errorf("protocol header: %w", err)
@@ -176,7 +181,7 @@ func (c *conn) handshake() error {
 		if err := c.sasl(fr); err != nil {
 			return err
 		}
-		if h, err = amqp.ReadProtocolHeader(c.nc); err != nil {
+		if h, err = amqp.ReadProtocolHeader(c.br); err != nil {
 			return fmt.Errorf("protocol header after SASL: %w", err)
 		}
 		if h != headerAMQP {
@@ -291,7 +296,7 @@ func (c *conn) heartbeats() {
 // readLoop reads and handles frames until the connection ends.
 func (c *conn) readLoop() error {
 	idle := 2 * c.s.opts.IdleTimeout
-	fr := amqp.NewFrameReader(c.nc, ourMaxFrameSize)
+	fr := amqp.NewFrameReader(c.br, ourMaxFrameSize)
 	for {
 		_ = c.nc.SetReadDeadline(time.Now().Add(idle))
 		f, err := fr.ReadFrame()
