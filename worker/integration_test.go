@@ -154,22 +154,22 @@ func TestIntegrationRetryAfterHonoured(t *testing.T) {
 
 func TestIntegrationRetriesSpanLockDurations(t *testing.T) {
 	t.Parallel()
-	lock := time.Second
+	lock := 2 * time.Second
 	h := newHarness(t, harnessOptions{lockDuration: lock})
-	// Four 503s each asking for a second: about four lock durations of retrying.
-	r := graphsim.Response{Status: 503, RetryAfter: "1"}
-	h.gs.Script("slow@contoso.com", r, r, r, r)
+	// Three 503s each asking for two seconds: three lock durations of retrying.
+	r := graphsim.Response{Status: 503, RetryAfter: "2"}
+	h.gs.Script("slow@contoso.com", r, r, r)
 	h.sendUsers("slow@contoso.com")
 	h.start()
 	h.waitCompleted(1, 30*time.Second)
-	assert.Equal(t, 5, h.gs.Calls("slow@contoso.com"), "no redelivery: exactly the scripted calls")
+	assert.Equal(t, 4, h.gs.Calls("slow@contoso.com"), "no redelivery: exactly the scripted calls")
 	assert.GreaterOrEqual(t, h.metric("licensefix_lock_renewals_total"), 3.0)
 	assert.Zero(t, h.metric("licensefix_lock_losses_total"))
 	require.NoError(t, h.stop())
 	lines := h.logs.lines("message completed")
 	require.Len(t, lines, 1)
 	assert.EqualValues(t, 1, lines[0]["delivery_count"])
-	assert.EqualValues(t, 5, lines[0]["attempts"])
+	assert.EqualValues(t, 4, lines[0]["attempts"])
 	h.requireNoDeadLetters()
 }
 
@@ -203,7 +203,7 @@ func TestIntegrationOutage(t *testing.T) {
 
 func TestIntegrationPermissionMissing(t *testing.T) {
 	t.Parallel()
-	lock := time.Second
+	lock := 2 * time.Second
 	h := newHarness(t, harnessOptions{lockDuration: lock})
 	h.gs.SetDefault(graphsim.Response{Status: 403, Code: "Authorization_RequestDenied"})
 	us := users("denied", 3)
@@ -220,8 +220,8 @@ func TestIntegrationPermissionMissing(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
 	assert.Equal(t, map[string]any{"ready": false, "reason": "graph_permission_missing"}, body)
 
-	// Held past two lock durations: still locked by us, nothing dead-lettered.
-	time.Sleep(2*lock + 500*time.Millisecond)
+	// Held past a lock duration: still locked by us, nothing dead-lettered.
+	time.Sleep(lock + lock/2)
 	s := h.stats()
 	assert.Equal(t, 0, s.Active)
 	assert.Equal(t, len(us), s.Locked)
