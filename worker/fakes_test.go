@@ -43,10 +43,11 @@ func newFakeReceiver() *fakeReceiver {
 	return &fakeReceiver{arrived: make(chan struct{}, 1), renewals: map[string]int{}, lockDur: time.Minute, lostLock: map[string]bool{}}
 }
 
-func (f *fakeReceiver) add(id, body string) {
+func (f *fakeReceiver) add(id, body string) { f.addTyped(id, body, "application/json") }
+
+func (f *fakeReceiver) addTyped(id, body, ct string) {
 	f.mu.Lock()
 	lu := time.Now().Add(f.lockDur)
-	ct := "application/json"
 	f.queue = append(f.queue, &azservicebus.ReceivedMessage{MessageID: id, Body: []byte(body), ContentType: &ct, LockedUntil: &lu, DeliveryCount: 1})
 	f.mu.Unlock()
 	select {

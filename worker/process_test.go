@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -375,4 +376,24 @@ func TestReadinessWhileServiceBusFails(t *testing.T) {
 	r.addUser("m1", "u1@contoso.com")
 	assert.Equal(t, "complete", waitSettled(t, r, "m1").kind)
 	require.Eventually(t, func() bool { ok, _ := w.Ready(); return ok }, waitFor, tick)
+}
+
+func TestCloudEventTypeAllowList(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	cfg := fastConfig()
+	cfg.CloudEventTypes = []string{"com.example.license.fixed"}
+	runFake(t, cfg, r, g)
+	ce := func(id, typ, user string) {
+		body := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"/hr","type":%q,"datacontenttype":"application/json","data":{"userId":%q}}`, id, typ, user)
+		r.addTyped(id, body, "application/cloudevents+json")
+	}
+	ce("allowed", "com.example.license.fixed", "a@contoso.com")
+	ce("other", "com.example.other", "b@contoso.com")
+	assert.Equal(t, "complete", waitSettled(t, r, "allowed").kind)
+	s := waitSettled(t, r, "other")
+	assert.Equal(t, "deadletter", s.kind)
+	assert.Equal(t, string(ReasonInvalidMessage), s.reason)
+	assert.Equal(t, 0, g.count("b@contoso.com"))
+	assert.Contains(t, s.props[PropInvalidField], "type")
 }
