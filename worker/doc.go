@@ -24,4 +24,18 @@
 // flight may finish within ShutdownTimeout, and everything still held is
 // abandoned so another replica can take it. [Worker.Handler] serves /livez,
 // /readyz and /metrics.
+//
+// Metrics (private registry, Prometheus text format):
+//
+//	licensefix_messages_total{outcome,reason}     completed, dead_lettered (with reason), abandoned, lock_lost, settle_failed
+//	licensefix_graph_calls_total{status}          Graph calls by HTTP status ("error" without a response)
+//	licensefix_graph_call_duration_seconds        histogram of Graph call latency
+//	licensefix_retries_total                      calls made after a transient failure
+//	licensefix_messages_in_flight                 messages held now
+//	licensefix_lock_renewals_total                successful lock renewals
+//	licensefix_lock_losses_total                  messages whose lock was lost (never settled)
+//	licensefix_receive_errors_total               Service Bus receive errors
+//	licensefix_breaker_open                       1 while the outage breaker is open
+//	licensefix_systemic_pause                     1 while paused for a systemic failure
+//	licensefix_paused_seconds_total               time spent paused
 package worker
