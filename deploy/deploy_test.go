@@ -120,9 +120,9 @@ func envDuration(t *testing.T, env map[string]string, key string) time.Duration 
 	return d
 }
 
-// defaultHTTPAddr is the worker's LICENSEFIX_HTTP_ADDR default. The worker
-// exports no constant for it (nor for its /livez, /readyz and /metrics
-// paths), so these literals are what the manifests are checked against.
+// defaultHTTPAddr is the LICENSEFIX_HTTP_ADDR default of "licensefix run",
+// which exports no constant for it. TestComposeStackInProcess checks that
+// the running worker serves the probe and metrics paths the manifests use.
 const defaultHTTPAddr = ":8080"
 
 // httpPort is the port of a LICENSEFIX_HTTP_ADDR value ("" means the default).
