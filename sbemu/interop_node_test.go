@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,10 @@ var nodeChecks = []string{
 	"receive-and-delete",
 	"subscribe-close",
 	"large-message",
+	"properties-roundtrip",
+	"body-types",
+	"max-delivery-dead-letter",
+	"competing-receivers",
 	"unknown-queue-not-found",
 	"wrong-key-unauthorized",
 	"receive-from-go",
@@ -59,6 +64,9 @@ const (
 	// interopWhen is the timestamp property both directions carry.
 	interopWhenMs = 1700000000000
 	interopLabel  = "ünïcode ✓"
+	// nodeMaxDeliveryCount is the MaxDeliveryCount of check
+	// "max-delivery-dead-letter"'s queue.
+	nodeMaxDeliveryCount = 3
 )
 
 // nodeResult is one JSON line of conformance.mjs.
@@ -106,8 +114,11 @@ func nodeConfig() *sbemu.Config {
 	props := sbemu.QueueProperties{LockDuration: sbemu.Duration(time.Minute), MaxDeliveryCount: 10}
 	for _, name := range nodeChecks {
 		p := props
-		if name == "lock-expiry" {
+		switch name {
+		case "lock-expiry":
 			p.LockDuration = sbemu.Duration(2 * time.Second)
+		case "max-delivery-dead-letter":
+			p.MaxDeliveryCount = nodeMaxDeliveryCount
 		}
 		ns.Queues = append(ns.Queues, sbemu.Queue{Name: nodeQueueBase + "-" + name, Properties: p})
 	}
@@ -139,6 +150,7 @@ func TestNodeSDKConformance(t *testing.T) {
 	for _, r := range results {
 		seen[r.Name] = true
 		t.Run(r.Name, func(t *testing.T) {
+			t.Logf("%d ms", r.MS)
 			if !r.OK {
 				msg := "(no error text)"
 				if r.Error != nil {
@@ -249,6 +261,7 @@ func runNodeConformance(ctx context.Context, t *testing.T, node string, srv *sbe
 		"INTEROP_FROM_GO_QUEUE="+goToNodeQueue,
 		"INTEROP_TO_GO_QUEUE="+nodeToGoQueue,
 		"SBEMU_CONTROL=stdio",
+		"SERVICEBUS_MAX_DELIVERY_COUNT="+strconv.Itoa(nodeMaxDeliveryCount),
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -10,7 +10,12 @@
 //                                 message the Go test sent there
 //   INTEROP_TO_GO_QUEUE           if set, check "send-to-go" sends a message
 //                                 there for the Go test to read
+//   SERVICEBUS_MAX_DELIVERY_COUNT if set, check "max-delivery-dead-letter" expects
+//                                 exactly that many deliveries (the queue's MaxDeliveryCount)
 //   CHECKS                        optional comma-separated list of checks to run
+//
+// With one shared queue, start with it empty: checks that pass leave it empty,
+// and "lock-expiry" needs a LockDuration under 15 s.
 //   SBEMU_CONTROL                 "stdio": the emulator's test harness answers fault
 //                                 requests; enables the fault checks (see control())
 //
@@ -472,6 +477,129 @@ check("unknown-queue-not-found", async (q) => {
     await sender.close().catch(() => {});
   }
 });
+
+check("properties-roundtrip", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const sent = {
+      body: "props",
+      messageId: "m-props-1",
+      correlationId: "corr-props-1",
+      contentType: "text/plain",
+      subject: "license-fixed",
+      to: "licensefix",
+      replyTo: "replies",
+      timeToLive: 3600000,
+      applicationProperties: { s: "x", n: 12, big: 2 ** 40, neg: -3, f: 2.5, b: false, d: new Date(1700000000123), nothing: null },
+    };
+    await sender.sendMessages(sent);
+    const [msg] = await receiveExactly(receiver, 1);
+    for (const k of ["messageId", "correlationId", "contentType", "subject", "to", "replyTo", "timeToLive", "body"]) {
+      assertEqual(msg[k], sent[k], k);
+    }
+    const p = msg.applicationProperties ?? {};
+    for (const [k, v] of Object.entries(sent.applicationProperties)) {
+      assertEqual(p[k], v instanceof Date ? v.getTime() : v, `applicationProperties.${k}`);
+    }
+    assertEqual(Object.keys(p).sort().join(","), Object.keys(sent.applicationProperties).sort().join(","), "applicationProperties keys");
+    assertEqual(msg.expiresAtUtc?.getTime(), msg.enqueuedTimeUtc.getTime() + sent.timeToLive, "expiresAtUtc = enqueuedTimeUtc + timeToLive");
+    await receiver.completeMessage(msg);
+  }),
+);
+
+check("body-types", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const binary = Buffer.from([0, 1, 2, 0xfe, 0xff]);
+    const plain = [
+      ["m-body-string", "text"],
+      ["m-body-number", 42],
+      ["m-body-array", [1, "a", true]],
+      ["m-body-object", { a: { b: [1, 2] }, c: null }],
+      ["m-body-binary", binary],
+    ];
+    for (const [id, body] of plain) {
+      await sender.sendMessages({ body, messageId: id });
+    }
+    // Bodies that are not one data section: amqp-value and amqp-sequence.
+    await sender.sendMessages({ body: { k: "v", n: 7 }, bodyType: "value", properties: { messageId: "m-body-value" } });
+    await sender.sendMessages({ body: [[1, "two"], [3]], bodyType: "sequence", properties: { messageId: "m-body-sequence" } });
+    const got = new Map((await receiveExactly(receiver, plain.length + 2)).map((m) => [m.messageId, m]));
+    for (const [id, body] of plain) {
+      const m = got.get(id);
+      assert(m !== undefined, `${id} not received`);
+      if (Buffer.isBuffer(body)) {
+        assert(Buffer.isBuffer(m.body) && m.body.equals(body), `${id}: body ${m.body?.toString("hex")}, want ${body.toString("hex")}`);
+      } else {
+        assertEqual(JSON.stringify(m.body), JSON.stringify(body), `${id} body`);
+      }
+    }
+    const value = got.get("m-body-value");
+    assert(value !== undefined, "m-body-value not received");
+    assertEqual(value._rawAmqpMessage?.bodyType, "value", "bodyType of m-body-value");
+    assertEqual(JSON.stringify(value.body), JSON.stringify({ k: "v", n: 7 }), "m-body-value body");
+    const seq = got.get("m-body-sequence");
+    assert(seq !== undefined, "m-body-sequence not received");
+    assertEqual(seq._rawAmqpMessage?.bodyType, "sequence", "bodyType of m-body-sequence");
+    assertEqual(JSON.stringify(seq.body), JSON.stringify([[1, "two"], [3]]), "m-body-sequence body");
+    for (const m of got.values()) {
+      await receiver.completeMessage(m);
+    }
+  }),
+);
+
+check("max-delivery-dead-letter", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const receiver = open.receiver();
+    const dlq = open.receiver({ subQueueType: "deadLetter" });
+    await sender.sendMessages({ body: "keeps-failing", messageId: "m-maxdel-1" });
+    const counts = [];
+    for (;;) {
+      const msgs = await receiver.receiveMessages(1, { maxWaitTimeInMs: counts.length === 0 ? 5000 : 1000 });
+      if (msgs.length === 0) break;
+      assert(counts.length < 20, "still delivered after 20 abandons");
+      assertEqual(msgs[0].messageId, "m-maxdel-1", "messageId");
+      counts.push(msgs[0].deliveryCount);
+      await receiver.abandonMessage(msgs[0]);
+    }
+    assert(counts.length > 0, "the message was never delivered");
+    assertEqual(counts.join(","), counts.map((_, i) => i).join(","), "deliveryCount of the successive deliveries");
+    const want = Number(process.env.SERVICEBUS_MAX_DELIVERY_COUNT ?? "0");
+    if (want > 0) assertEqual(counts.length, want, "deliveries before dead-lettering (MaxDeliveryCount)");
+    const [dead] = await receiveExactly(dlq, 1);
+    assertEqual(dead.messageId, "m-maxdel-1", "DLQ messageId");
+    assertEqual(dead.deadLetterReason, "MaxDeliveryCountExceeded", "deadLetterReason");
+    assertEqual(dead.deadLetterSource, q, "deadLetterSource");
+    await dlq.completeMessage(dead);
+  }),
+);
+
+check("competing-receivers", async (q) =>
+  withClients(q, async (open) => {
+    const n = 20;
+    const sender = open.sender();
+    const receivers = [open.receiver(), open.receiver()];
+    await sender.sendMessages(Array.from({ length: n }, (_, i) => ({ body: i, messageId: `m-compete-${i}` })));
+    const seen = new Map();
+    const deadline = Date.now() + 15000;
+    await Promise.all(
+      receivers.map(async (r, ri) => {
+        while (seen.size < n && Date.now() < deadline) {
+          const msgs = await r.receiveMessages(5, { maxWaitTimeInMs: 1000 });
+          for (const m of msgs) {
+            assert(!seen.has(m.messageId), `${m.messageId} delivered to receiver ${seen.get(m.messageId)} and ${ri} while locked`);
+            seen.set(m.messageId, ri);
+            await r.completeMessage(m);
+          }
+        }
+      }),
+    );
+    assertEqual(seen.size, n, "messages received by the two receivers together");
+  }),
+);
 
 check("wrong-key-unauthorized", async (q) => {
   const bad = connectionString.replace(/SharedAccessKey=[^;]*/i, "SharedAccessKey=not-the-key");
