@@ -61,3 +61,30 @@ func ExampleNewServer() {
 	// {"userId":"u1"} delivery 1
 	// left in queue: {Active:0 Locked:0 Deferred:0 Scheduled:0}
 }
+
+// ExampleParseConfig reads a Config.json in the shape Microsoft's emulator uses.
+func ExampleParseConfig() {
+	cfg, err := sbemu.ParseConfig([]byte(`{
+	  "UserConfig": {
+	    "Namespaces": [{
+	      "Name": "sbemulatorns",
+	      "Queues": [{
+	        "Name": "license-fixed",
+	        "Properties": {"LockDuration": "PT30S", "MaxDeliveryCount": 5, "RequiresSession": false}
+	      }]
+	    }],
+	    "Logging": {"Type": "Console"}
+	  }
+	}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	q := cfg.UserConfig.Namespaces[0].Queues[0]
+	fmt.Println(q.Name, time.Duration(q.Properties.LockDuration), q.Properties.MaxDeliveryCount)
+
+	_, err = sbemu.ParseConfig([]byte(`{"UserConfig":{"Namespaces":[{"Name":"ns","Queues":[{"Name":"q","Properties":{"RequiresSession":true}}]}]}}`))
+	fmt.Println(err)
+	// Output:
+	// license-fixed 30s 5
+	// sbemu: config: UserConfig.Namespaces[0].Queues[0].Properties.RequiresSession: sessions are not supported by this emulator
+}

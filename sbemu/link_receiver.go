@@ -286,9 +286,18 @@ func deadLetterInfo(e *amqp.Error) (reason, desc string, props []broker.Property
 // sendReply sends an RPC response on a reply link, or queues it until the
 // peer gives credit.
 func (l *link) sendReply(m *amqp.Message) error {
+	if len(l.pending) >= maxPendingReplies {
+		return errTooManyPending
+	}
 	l.pending = append(l.pending, m)
 	return l.flushReplies()
 }
+
+// maxPendingReplies bounds the RPC responses kept for a reply link whose
+// peer gives no credit.
+const maxPendingReplies = 1024
+
+var errTooManyPending = errors.New("too many responses waiting for credit; response dropped")
 
 // flushReplies sends queued RPC responses while there is credit.
 func (l *link) flushReplies() error {

@@ -352,3 +352,36 @@ func TestManagementErrorsAndCorrelation(t *testing.T) {
 	_, locked := peeked.MessageAnnotations.Get(annLockedUntil)
 	assert.False(t, locked, "peeked messages carry no lock")
 }
+
+func TestRepliesWithoutCreditAreBounded(t *testing.T) {
+	t.Parallel()
+	srv := hostileServer(t, nil)
+	r := dialRaw(t, srv)
+	r.open()
+	r.begin(0)
+	r.send(0, &amqp.Attach{Name: "req", Handle: 0, Role: amqp.RoleSender, Target: &amqp.Target{Address: addrCBS}})
+	r.send(0, &amqp.Attach{Name: "resp", Handle: 1, Role: amqp.RoleReceiver, Source: &amqp.Source{Address: addrCBS}})
+	req := &amqp.Message{Properties: &amqp.Properties{MessageID: "x"}, ApplicationProperties: amqp.Map{{Key: "operation", Value: "nope"}}}
+	payload, err := amqp.AppendMessage(nil, req)
+	require.NoError(t, err)
+	const sent = maxPendingReplies + 50
+	settled := true
+	for i := range uint32(sent) {
+		r.send(0, &amqp.Transfer{Handle: 0, DeliveryID: &i, DeliveryTag: []byte{byte(i)}, Settled: &settled}, payload...)
+	}
+	h, dc, credit := uint32(1), uint32(0), uint32(5000)
+	next := uint32(sent)
+	r.send(0, &amqp.Flow{NextIncomingID: &next, IncomingWindow: 5000, NextOutgoingID: 0, OutgoingWindow: 5000,
+		Handle: &h, DeliveryCount: &dc, LinkCredit: &credit, Echo: true})
+	replies := 0
+	for {
+		f := r.next()
+		if _, ok := f.Body.(*amqp.Transfer); ok {
+			replies++
+		}
+		if fl, ok := f.Body.(*amqp.Flow); ok && fl.Handle != nil && *fl.Handle == 1 {
+			break // the echo comes after the queued replies
+		}
+	}
+	assert.Equal(t, maxPendingReplies, replies)
+}

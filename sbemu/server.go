@@ -189,9 +189,31 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // ConnectionString returns an emulator connection string for this server:
 // "Endpoint=sb://HOST:PORT;SharedAccessKeyName=NAME;SharedAccessKey=KEY;UseDevelopmentEmulator=true".
+// When listening on all interfaces (0.0.0.0 or ::) HOST is 127.0.0.1.
 func (s *Server) ConnectionString() string {
-	return "Endpoint=sb://" + s.Addr() + ";SharedAccessKeyName=" + s.opts.KeyName +
+	return "Endpoint=sb://" + dialAddr(s.Addr()) + ";SharedAccessKeyName=" + s.opts.KeyName +
 		";SharedAccessKey=" + s.opts.Key + ";UseDevelopmentEmulator=true"
+}
+
+// dialAddr turns a listening address into one a local client can dial.
+func dialAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// Sweep applies at once everything due at the Clock's current time: lock
+// expiry, scheduled messages becoming active, TTL expiry. The server does
+// this by itself on the wall clock; call Sweep after moving a fake
+// Options.Clock forward.
+func (s *Server) Sweep() {
+	s.broker.Sweep()
+	s.poke()
 }
 
 // Close stops listening, closes every connection and waits until all of the
