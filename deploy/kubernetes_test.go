@@ -1,6 +1,7 @@
 package deploy_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"regexp"
 	"strconv"
@@ -48,11 +49,17 @@ func build(t *testing.T, dir string) *rendered {
 }
 
 // one decodes the only object of a kind into v and returns its name.
+// Decoding into a typed object refuses unknown fields, so a misspelt
+// field fails here instead of being ignored by the API server.
 func (r *rendered) one(t *testing.T, kind string, v any) string {
 	t.Helper()
 	require.Len(t, r.objects[kind], 1, "exactly one %s", kind)
 	for name, b := range r.objects[kind] {
-		require.NoError(t, json.Unmarshal(b, v), "%s/%s", kind, name)
+		dec := json.NewDecoder(bytes.NewReader(b))
+		if _, isMap := v.(*map[string]any); !isMap {
+			dec.DisallowUnknownFields()
+		}
+		require.NoError(t, dec.Decode(v), "%s/%s", kind, name)
 		return name
 	}
 	return ""
