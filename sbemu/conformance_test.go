@@ -151,6 +151,7 @@ func conformanceRows() []confRow {
 		{name: "defer_and_receive_deferred", run: rowDefer},
 		{name: "peek_from_sequence_and_past_end", run: rowPeek},
 		{name: "schedule_and_cancel", run: rowSchedule},
+		{name: "scheduled_enqueue_time_on_send", run: rowScheduledOnSend},
 		{name: "renew_lock_extends", needs: needsQueueConfig, props: QueueProperties{LockDuration: Duration(time.Second)}, run: rowRenewLock},
 		{name: "lock_expiry_redelivers", needs: needsQueueConfig, props: QueueProperties{LockDuration: Duration(500 * time.Millisecond)}, run: rowLockExpiry},
 		{name: "release_keeps_delivery_count", run: rowRelease},
@@ -339,6 +340,17 @@ func rowSchedule(t *testing.T, e *confEnv) {
 	require.NotNil(t, m.ScheduledEnqueueTime)
 	require.NoError(t, r.CompleteMessage(testCtx(t, 10*time.Second), m, nil))
 	e.requireEmpty(t, r)
+}
+
+func rowScheduledOnSend(t *testing.T, e *confEnv) {
+	due := time.Now().Add(time.Second)
+	e.send(t, &azservicebus.Message{Body: []byte("timed"), ScheduledEnqueueTime: &due})
+	r := e.receiver(t, nil)
+	expectNone(t, r, 300*time.Millisecond)
+	m := receiveOne(t, r)
+	assert.Equal(t, "timed", string(m.Body))
+	assert.False(t, time.Now().Before(due.Add(-100*time.Millisecond)), "received before it was due")
+	require.NoError(t, r.CompleteMessage(testCtx(t, 10*time.Second), m, nil))
 }
 
 func rowRenewLock(t *testing.T, e *confEnv) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -217,4 +218,35 @@ func TestConnectionStringForAllInterfaces(t *testing.T) {
 	assert.Equal(t, "127.0.0.1:9", dialAddr("127.0.0.1:9"))
 	assert.Equal(t, "localhost:1", dialAddr("localhost:1"))
 	assert.Equal(t, "garbage", dialAddr("garbage"))
+}
+
+func TestForwardingThroughTheSDK(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	cfg.UserConfig.Namespaces[0].Queues = []Queue{
+		{Name: "inbox", Properties: QueueProperties{ForwardTo: "outbox"}},
+		{Name: "work", Properties: QueueProperties{ForwardDeadLetteredMessagesTo: "graveyard"}},
+		{Name: "outbox"},
+		{Name: "graveyard"},
+	}
+	e := emuEnv(t, &Options{Config: cfg})
+	s, err := e.client.NewSender("inbox", nil)
+	require.NoError(t, err)
+	require.NoError(t, s.SendMessage(testCtx(t, 10*time.Second), body("forwarded"), nil))
+	out, err := e.client.NewReceiverForQueue("outbox", nil)
+	require.NoError(t, err)
+	assert.Equal(t, "forwarded", string(receiveOne(t, out).Body))
+
+	w, err := e.client.NewSender("work", nil)
+	require.NoError(t, err)
+	require.NoError(t, w.SendMessage(testCtx(t, 10*time.Second), body("doomed"), nil))
+	wr, err := e.client.NewReceiverForQueue("work", nil)
+	require.NoError(t, err)
+	require.NoError(t, wr.DeadLetterMessage(testCtx(t, 10*time.Second), receiveOne(t, wr), &azservicebus.DeadLetterOptions{Reason: to.Ptr("Bad")}))
+	g, err := e.client.NewReceiverForQueue("graveyard", nil)
+	require.NoError(t, err)
+	d := receiveOne(t, g)
+	assert.Equal(t, "doomed", string(d.Body))
+	require.NotNil(t, d.DeadLetterReason)
+	assert.Equal(t, "Bad", *d.DeadLetterReason)
 }
