@@ -183,6 +183,7 @@ func TestComposeStackInProcess(t *testing.T) {
 	send := startCommand(t, "send", sendArgs, sendEnv)
 	<-send.done
 	require.Equal(t, cli.ExitOK, send.code, send.out.String())
+	assert.Contains(t, send.out.String(), fmt.Sprintf("sent %d\n", len(demoUsers(t))), "every demo user is queued")
 
 	// Every message is settled: nothing left in the queue, and exactly the
 	// unknown and the rejected user in the dead-letter queue.
