@@ -206,9 +206,10 @@ func settleDelivery(s *Server, d *delivery, state amqp.DeliveryState) amqp.Deliv
 	var err error
 	q, tok := d.queue, d.token
 	switch st := state.(type) {
-	case *amqp.Accepted, nil:
+	case *amqp.Accepted:
 		err = q.Complete(tok)
-	case *amqp.Released:
+	case *amqp.Released, nil:
+		// No outcome: keep the message (released), never lose it.
 		err = q.Release(tok)
 	case *amqp.Modified:
 		props := annotationProperties(st.MessageAnnotations)

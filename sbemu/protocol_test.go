@@ -222,6 +222,14 @@ func TestDispositionRangeAnsweredAsRange(t *testing.T) {
 	assert.Equal(t, Stats{}, st)
 
 	// Settling again: the locks are gone.
+	enqueue(t, srv, 1, 0)
+	r.credit(1, 3, 1, false, false)
+	tr, _ := nextOf[*amqp.Transfer](r)
+	r.send(0, &amqp.Disposition{Role: amqp.RoleReceiver, First: *tr.DeliveryID, Settled: true})
+	require.Eventually(t, func() bool {
+		st, _ := srv.QueueStats(DefaultQueueName)
+		return st == Stats{Active: 1}
+	}, 5*time.Second, 10*time.Millisecond, "settling without an outcome releases the message")
 	r.send(0, &amqp.Disposition{Role: amqp.RoleReceiver, First: ids[0], State: &amqp.Accepted{}})
 	d, _ = nextOf[*amqp.Disposition](r)
 	rej, ok := d.State.(*amqp.Rejected)
