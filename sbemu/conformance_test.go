@@ -12,6 +12,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	goamqp "github.com/Azure/go-amqp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -577,4 +578,14 @@ func rowServerBusy(t *testing.T, e *confEnv) {
 	assert.Equal(t, "peek me", string(msgs[0].Body))
 	_, pending := e.srv.faults.takeFailure()
 	assert.False(t, pending, "both injected failures were used up by retries")
+}
+
+func TestSessionReceiverRefused(t *testing.T) {
+	t.Parallel()
+	e := emuEnv(t, nil)
+	ctx := testCtx(t, 20*time.Second)
+	_, err := e.client.AcceptSessionForQueue(ctx, e.queue, "s1", nil)
+	var amqpErr *goamqp.Error
+	require.ErrorAs(t, err, &amqpErr)
+	assert.Equal(t, goamqp.ErrCond(condNotAllowed), amqpErr.Condition)
 }

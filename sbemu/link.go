@@ -65,6 +65,8 @@ type link struct {
 	done      chan struct{}
 	stopped   bool
 	detaching bool // we sent detach and wait for the peer's
+
+	sessionReq bool // a session receiver (refused)
 }
 
 func (l *link) poke() {
@@ -139,12 +141,19 @@ func (s *session) attach(a *amqp.Attach) error {
 		if a.Target != nil {
 			l.target = a.Target.Address
 		}
+		if a.Source != nil {
+			_, l.sessionReq = a.Source.Filter.Get(sessionFilter)
+		}
 	}
 	s.links[a.Handle] = l
 	s.outHandles[local] = l
 	c.linkCount++
 
-	if err := l.resolve(); err != nil {
+	err := l.resolve()
+	if err == nil && l.sessionReq {
+		err = errSessionsUnsupported
+	}
+	if err != nil {
 		return l.refuse(a, err)
 	}
 	reply := &amqp.Attach{
@@ -187,7 +196,12 @@ var (
 	errUnauthorized   = errors.New("no valid CBS token covers this entity")
 	errSendToSubqueue = errors.New("cannot send to a dead-letter queue")
 	errNoAddress      = errors.New("link has no address")
+	// errSessionsUnsupported refuses session receivers.
+	errSessionsUnsupported = errors.New("sessions are not supported by this emulator")
 )
+
+// sessionFilter is the source filter key of a session receiver.
+const sessionFilter = amqp.Symbol("com.microsoft:session-filter")
 
 // resolve classifies l.addr and checks authorization and existence.
 func (l *link) resolve() error {
@@ -257,7 +271,8 @@ func (l *link) attachError(err error) *amqp.Error {
 		return amqpErr(condUnauthorized, err.Error())
 	case errors.Is(err, broker.ErrEntityNotFound):
 		return amqpErr(condNotFound, entityNotFound(l.addr))
-	case errors.Is(err, errSendToSubqueue), errors.Is(err, errNoAddress):
+	case errors.Is(err, errSendToSubqueue), errors.Is(err, errNoAddress), errors.Is(err, errSessionsUnsupported):
+		// not-allowed is fatal in the SDKs: they surface it instead of retrying.
 		return amqpErr(condNotAllowed, err.Error())
 	}
 	return amqpErr(condInternal, err.Error())

@@ -12,21 +12,20 @@ import (
 
 // Management operations (application property "operation").
 const (
-	opRenewLock        = "com.microsoft:renew-lock"
-	opPeek             = "com.microsoft:peek-message"
-	opSchedule         = "com.microsoft:schedule-message"
-	opCancelScheduled  = "com.microsoft:cancel-scheduled-message"
-	opReceiveBySeq     = "com.microsoft:receive-by-sequence-number"
-	opUpdateDisposal   = "com.microsoft:update-disposition"
-	maxMgmtBatch       = 4096 // tokens, sequence numbers or messages per request
-	maxPeekCount       = 4096
-	statusOK           = 200
-	statusNoContent    = 204
-	statusBadRequest   = 400
-	statusNotFound     = 404
-	statusGone         = 410
-	statusInternal     = 500
-	statusNotSupported = 501
+	opRenewLock         = "com.microsoft:renew-lock"
+	opPeek              = "com.microsoft:peek-message"
+	opSchedule          = "com.microsoft:schedule-message"
+	opCancelScheduled   = "com.microsoft:cancel-scheduled-message"
+	opReceiveBySeq      = "com.microsoft:receive-by-sequence-number"
+	opUpdateDisposition = "com.microsoft:update-disposition"
+	maxMgmtBatch        = 4096 // tokens, sequence numbers or messages per request
+	maxPeekCount        = 4096
+	statusOK            = 200
+	statusNoContent     = 204
+	statusBadRequest    = 400
+	statusNotFound      = 404
+	statusGone          = 410
+	statusInternal      = 500
 )
 
 // handleManagement answers one $management request on l (whose queue is
@@ -54,7 +53,7 @@ func (l *link) handleManagement(req *amqp.Message) rpcResponse {
 		resp, err = mgmtCancel(q, body)
 	case opReceiveBySeq:
 		resp, err = mgmtReceiveBySeq(q, body, &l.s.c.s.locks)
-	case opUpdateDisposal:
+	case opUpdateDisposition:
 		resp, err = mgmtUpdateDisposition(q, body, &l.s.c.s.locks)
 	default:
 		return rpcResponse{status: statusBadRequest, desc: "unsupported operation " + strconv.Quote(op), condition: condMSNotImplemented}
