@@ -393,3 +393,22 @@ func TestRepliesWithoutCreditAreBounded(t *testing.T) {
 	}
 	assert.Equal(t, maxPendingReplies, replies)
 }
+
+func TestDispositionOfUnknownRangeIsOneReply(t *testing.T) {
+	t.Parallel()
+	srv := hostileServer(t, nil)
+	r := authedRaw(t, srv, defaultOpen(), defaultBegin())
+	last := uint32(1<<20 - 1)
+	r.send(0, &amqp.Disposition{Role: amqp.RoleReceiver, First: 0, Last: &last, State: &amqp.Accepted{}})
+	d, _ := nextOf[*amqp.Disposition](r)
+	if d.Role == amqp.RoleReceiver { // the settlement of the CBS request
+		d, _ = nextOf[*amqp.Disposition](r)
+	}
+	assert.Equal(t, amqp.RoleSender, d.Role)
+	assert.Equal(t, uint32(0), d.First)
+	require.NotNil(t, d.Last)
+	assert.Equal(t, last, *d.Last)
+	rej, ok := d.State.(*amqp.Rejected)
+	require.True(t, ok)
+	assert.Equal(t, condLockLost, rej.Error.Condition)
+}

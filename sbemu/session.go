@@ -186,8 +186,16 @@ func (s *session) disposition(d *amqp.Disposition) error {
 	return flush()
 }
 
+// sameOutcome reports whether two replies can share one disposition range:
+// both accepted, or both rejected with the same condition.
 func sameOutcome(a, b amqp.DeliveryState) bool {
-	_, aa := a.(*amqp.Accepted)
-	_, ba := b.(*amqp.Accepted)
-	return aa && ba
+	switch a := a.(type) {
+	case *amqp.Accepted:
+		_, ok := b.(*amqp.Accepted)
+		return ok
+	case *amqp.Rejected:
+		b, ok := b.(*amqp.Rejected)
+		return ok && a.Error != nil && b.Error != nil && a.Error.Condition == b.Error.Condition
+	}
+	return false
 }
