@@ -411,3 +411,21 @@ func TestUnauthorizedAttachRefused(t *testing.T) {
 	assert.Equal(t, condUnauthorized, d.Error.Condition)
 	assert.True(t, d.Closed)
 }
+
+func TestOversizeCBSRequestRejected(t *testing.T) {
+	t.Parallel()
+	srv := hostileServer(t, nil)
+	r := dialRaw(t, srv)
+	r.open()
+	r.begin(0)
+	r.send(0, &amqp.Attach{Name: "c", Handle: 0, Role: amqp.RoleSender, Target: &amqp.Target{Address: addrCBS}})
+	chunk := bytes.Repeat([]byte{0}, 60000)
+	id := uint32(0)
+	r.send(0, &amqp.Transfer{Handle: 0, DeliveryID: &id, DeliveryTag: []byte{1}, More: true}, chunk...)
+	r.send(0, &amqp.Transfer{Handle: 0, More: true}, chunk...)
+	r.send(0, &amqp.Transfer{Handle: 0}, chunk...)
+	d, _ := nextOf[*amqp.Disposition](r)
+	rej, ok := d.State.(*amqp.Rejected)
+	require.True(t, ok, "want rejected, got %T", d.State)
+	assert.Equal(t, condMessageSizeExceed, rej.Error.Condition)
+}

@@ -26,6 +26,10 @@ const (
 	annLockToken            = amqp.Symbol("x-opt-lock-token")
 )
 
+// maxCBSRequest bounds a $cbs request (a token fits in a few KiB); $cbs
+// needs no authorization, so it must not be a way to pin memory.
+const maxCBSRequest = 64 << 10
+
 // storedMessage is what the broker keeps as a message's payload: the
 // message as received, minus per-hop delivery annotations. Never modified
 // after enqueue.
@@ -60,6 +64,9 @@ func (l *link) receiveTransfer(t *amqp.Transfer, payload []byte) error {
 		return nil
 	}
 	limit := l.s.c.s.opts.MaxMessageSize
+	if l.kind == kindCBS {
+		limit = min(limit, maxCBSRequest) // unauthenticated: keep it small
+	}
 	if len(l.inBuf)+len(payload) > limit {
 		l.inTooLarge = true
 		l.inBuf = l.inBuf[:0]
