@@ -226,7 +226,7 @@ func (q *Queue) Release(token LockToken) error {
 	if err != nil {
 		return err
 	}
-	q.unlock(e, q.b.clock.Now())
+	q.unlock(e)
 	return nil
 }
 
@@ -240,7 +240,7 @@ func (q *Queue) Defer(token LockToken, props []Property) error {
 	}
 	e.props = setProps(e.props, props)
 	e.state = StateDeferred
-	q.unlock(e, q.b.clock.Now())
+	q.unlock(e)
 	return nil
 }
 
@@ -260,7 +260,7 @@ func (q *Queue) DeadLetter(token LockToken, reason, description string, props []
 	now := q.b.clock.Now()
 	if q.isDLQ {
 		e.props = setProps(e.props, deadLetterProps(reason, description, props))
-		q.unlock(e, now)
+		q.unlock(e)
 		return nil
 	}
 	q.remove(e)
@@ -490,8 +490,9 @@ func (q *Queue) lock(e *entry, now time.Time) {
 
 // unlock ends e's lock and puts it back by its state: available again (and
 // announced) when active, into the deferred set when deferred. A message
-// whose time to live ran out while it was locked expires now.
-func (q *Queue) unlock(e *entry, now time.Time) {
+// whose time to live ran out while it was locked is now due in the due heap,
+// so the sweep that every operation starts with expires it.
+func (q *Queue) unlock(e *entry) {
 	delete(q.locks, e.token)
 	e.locked = false
 	e.token = LockToken{}
@@ -503,9 +504,6 @@ func (q *Queue) unlock(e *entry, now time.Time) {
 		q.notify()
 	}
 	q.setDue(e)
-	if !q.isDLQ && !e.expiresAt.IsZero() && !now.Before(e.expiresAt) {
-		q.expire(e, now)
-	}
 }
 
 // failDelivery is abandon without properties, and what a lock expiry does:
@@ -518,7 +516,7 @@ func (q *Queue) failDelivery(e *entry, now time.Time) {
 		q.deadLetter(e, ReasonMaxDeliveryCountExceeded, fmt.Sprintf(descMaxDeliveryFormat, e.count), nil, now)
 		return
 	}
-	q.unlock(e, now)
+	q.unlock(e)
 }
 
 // expire handles an unlocked message whose time to live has run out.
