@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -147,8 +148,29 @@ func TestSweepPrunesDuplicateHistory(t *testing.T) {
 	b.mu.Lock()
 	assert.Len(t, q.seen, 1)
 	assert.Contains(t, q.seen, "c")
-	assert.Len(t, q.seenLog, 1)
+	assert.Len(t, q.seenLog[q.seenHead:], 1)
 	b.mu.Unlock()
+}
+
+func TestDuplicateHistoryPruningKeepsLiveIDs(t *testing.T) {
+	t.Parallel()
+	b, q, clk := setup(t, QueueConfig{Name: "q", RequiresDuplicateDetection: true, DuplicateDetectionWindow: time.Minute})
+	for i := 0; i < 300; i++ {
+		send(t, q, fmt.Sprint(i))
+	}
+	clk.Advance(time.Minute)
+	// "7" is accepted again after its window; its old history record must not
+	// erase the new one when it is pruned.
+	assert.Equal(t, []int64{301}, send(t, q, "7"))
+	clk.Advance(time.Second)
+	send(t, q, "late")
+	b.Sweep()
+	b.mu.Lock()
+	assert.Len(t, q.seen, 2)
+	assert.Len(t, q.seenLog, 2, "the log was compacted")
+	assert.Zero(t, q.seenHead)
+	b.mu.Unlock()
+	assert.Equal(t, []int64{0, 0, 303}, send(t, q, "7", "late", "8"))
 }
 
 func TestLockTokensAreVersion4UUIDs(t *testing.T) {

@@ -70,8 +70,9 @@ type Queue struct {
 	nDeferred  int
 	nScheduled int
 	seen       map[string]time.Time // duplicate detection: id -> first seen
-	seenLog    []seenID             // the same ids in the order seen
-	changed    chan struct{}        // nil until someone asks
+	seenLog    []seenID             // the same ids in the order seen; seenLog[seenHead:] is live
+	seenHead   int
+	changed    chan struct{} // nil until someone asks
 }
 
 func newQueue(b *Broker, cfg QueueConfig, name string, dlq bool) *Queue {
@@ -420,18 +421,20 @@ func (q *Queue) isDuplicate(id string, now time.Time) bool {
 	return false
 }
 
-// pruneSeen forgets ids whose window has passed.
+// pruneSeen forgets ids whose window has passed. Pruned records are
+// dropped from the front of the log lazily, so pruning costs O(pruned).
 func (q *Queue) pruneSeen(now time.Time) {
-	n := 0
-	for n < len(q.seenLog) && !now.Before(q.seenLog[n].at.Add(q.cfg.DuplicateDetectionWindow)) {
-		s := q.seenLog[n]
+	for q.seenHead < len(q.seenLog) && !now.Before(q.seenLog[q.seenHead].at.Add(q.cfg.DuplicateDetectionWindow)) {
+		s := q.seenLog[q.seenHead]
 		if at, ok := q.seen[s.id]; ok && at.Equal(s.at) {
 			delete(q.seen, s.id)
 		}
-		n++
+		q.seenLog[q.seenHead] = seenID{}
+		q.seenHead++
 	}
-	if n > 0 {
-		q.seenLog = slices.Delete(q.seenLog, 0, n)
+	if q.seenHead > 64 && q.seenHead*2 > len(q.seenLog) {
+		q.seenLog = slices.Clone(q.seenLog[q.seenHead:])
+		q.seenHead = 0
 	}
 }
 
