@@ -192,13 +192,19 @@ func (q *Queue) Receive(mode ReceiveMode) (rec Record, ok bool) {
 
 // Complete deletes the locked message.
 func (q *Queue) Complete(token LockToken) error {
+	return q.settle(token, q.remove)
+}
+
+// settle runs f, under the broker's lock, on the message locked by token,
+// or returns ErrLockLost.
+func (q *Queue) settle(token LockToken, f func(e *entry)) error {
 	q.b.mu.Lock()
 	defer q.b.mu.Unlock()
 	e, err := q.locked(token)
 	if err != nil {
 		return err
 	}
-	q.remove(e)
+	f(e)
 	return nil
 }
 
@@ -208,41 +214,24 @@ func (q *Queue) Complete(token LockToken) error {
 // A deferred message that was received by sequence number goes back to the
 // deferred state. In a dead-letter subqueue the count is never enforced.
 func (q *Queue) Abandon(token LockToken, props []Property) error {
-	q.b.mu.Lock()
-	defer q.b.mu.Unlock()
-	e, err := q.locked(token)
-	if err != nil {
-		return err
-	}
-	e.props = setProps(e.props, props)
-	q.failDelivery(e, q.b.clock.Now())
-	return nil
+	return q.settle(token, func(e *entry) {
+		e.props = setProps(e.props, props)
+		q.failDelivery(e, q.b.clock.Now())
+	})
 }
 
 // Release unlocks the message without changing its delivery count.
 func (q *Queue) Release(token LockToken) error {
-	q.b.mu.Lock()
-	defer q.b.mu.Unlock()
-	e, err := q.locked(token)
-	if err != nil {
-		return err
-	}
-	q.unlock(e)
-	return nil
+	return q.settle(token, q.unlock)
 }
 
 // Defer unlocks the message into the deferred state, setting props.
 func (q *Queue) Defer(token LockToken, props []Property) error {
-	q.b.mu.Lock()
-	defer q.b.mu.Unlock()
-	e, err := q.locked(token)
-	if err != nil {
-		return err
-	}
-	e.props = setProps(e.props, props)
-	e.state = StateDeferred
-	q.unlock(e)
-	return nil
+	return q.settle(token, func(e *entry) {
+		e.props = setProps(e.props, props)
+		e.state = StateDeferred
+		q.unlock(e)
+	})
 }
 
 // DeadLetter moves the locked message to the dead-letter queue with
