@@ -63,6 +63,7 @@ type InvalidError struct {
 	Problem string
 }
 
+// Error names the field and the problem.
 func (e *InvalidError) Error() string {
 	return fmt.Sprintf("invalid message: %s: %s", e.Field, e.Problem)
 }

@@ -18,6 +18,7 @@ type SettingError struct {
 	Err  error
 }
 
+// Error names the variable and the flag, then the problem.
 func (e *SettingError) Error() string {
 	if e.Flag == "" {
 		return fmt.Sprintf("invalid setting %s: %v", e.Env, e.Err)
@@ -25,6 +26,7 @@ func (e *SettingError) Error() string {
 	return fmt.Sprintf("invalid setting %s (--%s): %v", e.Env, e.Flag, e.Err)
 }
 
+// Unwrap returns the underlying problem.
 func (e *SettingError) Unwrap() error { return e.Err }
 
 // IsSettingError reports whether err is, or wraps, a *SettingError.

@@ -39,6 +39,7 @@ type Error struct {
 	Problem string
 }
 
+// Error names the setting and the problem, never its value.
 func (e *Error) Error() string { return e.Setting + ": " + e.Problem }
 
 // Validate checks that exactly one way of connecting is given and that it is
