@@ -1,10 +1,12 @@
 package worker
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/licensefix/licensefix/graph"
+	"github.com/licensefix/licensefix/pacing"
 	"github.com/licensefix/licensefix/retry"
 )
 
@@ -20,6 +22,11 @@ const (
 	EnvProbeInterval        = "LICENSEFIX_PROBE_INTERVAL"
 	EnvReceiveWait          = "LICENSEFIX_RECEIVE_WAIT"
 	EnvGraphAPI             = graph.EnvAPI
+	EnvGraphMaxRate         = "LICENSEFIX_GRAPH_MAX_RATE"
+	EnvGraphInitialRate     = "LICENSEFIX_GRAPH_INITIAL_RATE"
+	EnvCoalesceSkew         = "LICENSEFIX_COALESCE_SKEW"
+	EnvCoalesceMemory       = "LICENSEFIX_COALESCE_MEMORY"
+	EnvCoalesceMaxAge       = "LICENSEFIX_COALESCE_MAX_AGE"
 )
 
 // Defaults applied by [Config.WithDefaults].
@@ -32,6 +39,9 @@ const (
 	DefaultReceiveWait          = 10 * time.Second
 	DefaultReceiveRetryInterval = time.Second
 	DefaultSettleTimeout        = 30 * time.Second
+	DefaultCoalesceSkew         = time.Second
+	DefaultCoalesceMemory       = 50000
+	DefaultCoalesceMaxAge       = time.Hour
 	// maxReceiveRetryInterval caps the backoff after Service Bus errors.
 	maxReceiveRetryInterval = 30 * time.Second
 )
@@ -39,9 +49,30 @@ const (
 // Config tunes a Worker. Zero fields take the default named in their
 // comment; [New] calls WithDefaults and Validate.
 type Config struct {
-	// Concurrency is the most messages held at once (LICENSEFIX_CONCURRENCY,
-	// default 16). The worker only asks Service Bus for free slots.
+	// Concurrency is the most Graph calls in flight at once
+	// (LICENSEFIX_CONCURRENCY, default 16): it hides Graph's latency, while
+	// the pacing limiter bounds the rate. The worker holds at most as many
+	// messages as it can start calling for within half the lock duration at
+	// the limiter's current rate.
 	Concurrency int
+	// Pacing tunes the adaptive rate limiter every Graph call passes (see
+	// package pacing). Its MaxRate is LICENSEFIX_GRAPH_MAX_RATE (default 0:
+	// no cap; set it to share one app's quota with other tools) and its
+	// InitialRate LICENSEFIX_GRAPH_INITIAL_RATE (default 10 calls/s, where a
+	// new replica starts).
+	Pacing pacing.Config
+	// CoalesceSkew is the clock-skew allowance between Service Bus's
+	// EnqueuedTime and this host (LICENSEFIX_COALESCE_SKEW, default 1s): a
+	// remembered or in-flight call covers a message only if it started at
+	// least this long after the message was enqueued.
+	CoalesceSkew time.Duration
+	// CoalesceMemory is how many users' last successful call are remembered
+	// (LICENSEFIX_COALESCE_MEMORY, default 50000; least recently used out
+	// first; about 150 bytes each).
+	CoalesceMemory int
+	// CoalesceMaxAge is how long a successful call is remembered
+	// (LICENSEFIX_COALESCE_MAX_AGE, default 1h).
+	CoalesceMaxAge time.Duration
 	// ShutdownTimeout bounds a graceful stop (LICENSEFIX_SHUTDOWN_TIMEOUT,
 	// default 25s): calls in flight may finish within it, then everything
 	// still held is abandoned.
@@ -119,6 +150,16 @@ func (c Config) WithDefaults() Config {
 	if c.SettleTimeout == 0 {
 		c.SettleTimeout = DefaultSettleTimeout
 	}
+	c.Pacing = c.Pacing.WithDefaults()
+	if c.CoalesceSkew == 0 {
+		c.CoalesceSkew = DefaultCoalesceSkew
+	}
+	if c.CoalesceMemory == 0 {
+		c.CoalesceMemory = DefaultCoalesceMemory
+	}
+	if c.CoalesceMaxAge == 0 {
+		c.CoalesceMaxAge = DefaultCoalesceMaxAge
+	}
 	return c
 }
 
@@ -157,8 +198,29 @@ func (c Config) Validate() error {
 	case c.SettleTimeout <= 0:
 		return bad("SettleTimeout", "must be > 0, got %s", c.SettleTimeout)
 	}
+	switch {
+	case c.CoalesceSkew < 0:
+		return bad(EnvCoalesceSkew, "must be >= 0, got %s", c.CoalesceSkew)
+	case c.CoalesceMemory < 1:
+		return bad(EnvCoalesceMemory, "must be >= 1, got %d", c.CoalesceMemory)
+	case c.CoalesceMaxAge <= 0:
+		return bad(EnvCoalesceMaxAge, "must be > 0, got %s", c.CoalesceMaxAge)
+	}
 	if err := c.Retry.Validate(); err != nil {
 		return bad(EnvRetryInitialInterval, "%v", err)
+	}
+	if err := c.Pacing.Validate(); err != nil {
+		var pe *pacing.ConfigError
+		if errors.As(err, &pe) {
+			switch pe.Field {
+			case "MaxRate":
+				return bad(EnvGraphMaxRate, "%s", pe.Problem)
+			case "InitialRate":
+				return bad(EnvGraphInitialRate, "%s (%g calls/s)", pe.Problem, c.Pacing.MinRate)
+			}
+			return bad("Pacing."+pe.Field, "%s", pe.Problem)
+		}
+		return bad("Pacing", "%v", err)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/licensefix/licensefix/graph"
+	"github.com/licensefix/licensefix/pacing"
 	"github.com/licensefix/licensefix/retry"
 	"github.com/stretchr/testify/require"
 )
@@ -37,6 +38,15 @@ type fakeReceiver struct {
 	maxAsked []int
 	lockDur  time.Duration
 	lostLock map[string]bool
+	handed   int // messages handed out
+	most     int // most handed out and not settled at once
+}
+
+// maxHeld is the most messages the worker held at once.
+func (f *fakeReceiver) maxHeld() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.most
 }
 
 func newFakeReceiver() *fakeReceiver {
@@ -48,7 +58,8 @@ func (f *fakeReceiver) add(id, body string) { f.addTyped(id, body, "application/
 func (f *fakeReceiver) addTyped(id, body, ct string) {
 	f.mu.Lock()
 	lu := time.Now().Add(f.lockDur)
-	f.queue = append(f.queue, &azservicebus.ReceivedMessage{MessageID: id, Body: []byte(body), ContentType: &ct, LockedUntil: &lu, DeliveryCount: 1})
+	now := time.Now()
+	f.queue = append(f.queue, &azservicebus.ReceivedMessage{MessageID: id, Body: []byte(body), ContentType: &ct, LockedUntil: &lu, EnqueuedTime: &now, DeliveryCount: 1})
 	f.mu.Unlock()
 	select {
 	case f.arrived <- struct{}{}:
@@ -72,6 +83,8 @@ func (f *fakeReceiver) ReceiveMessages(ctx context.Context, n int, _ *azserviceb
 			k := min(n, len(f.queue))
 			out := f.queue[:k:k]
 			f.queue = f.queue[k:]
+			f.handed += k
+			f.most = max(f.most, f.handed-len(f.settled))
 			f.mu.Unlock()
 			return out, nil
 		}
@@ -249,6 +262,9 @@ func fastConfig() Config {
 		ProbeInterval:        20 * time.Millisecond,
 		ReceiveWait:          200 * time.Millisecond,
 		ReceiveRetryInterval: 5 * time.Millisecond,
+		// Fast enough that pacing does not slow the unit tests; the pacing
+		// tests set their own rates.
+		Pacing: pacing.Config{InitialRate: 1000},
 	}
 }
 

@@ -54,9 +54,12 @@ func TestIntegrationConnectionDropped(t *testing.T) {
 		return s.Active == 0 && s.Locked == 0
 	}, 30*time.Second, 20*time.Millisecond)
 	for _, u := range us {
-		assert.GreaterOrEqual(t, h.gs.Calls(u), 1, u)
+		// A redelivery of a message whose call had succeeded is covered
+		// by the remembered success: no second Graph call.
+		assert.Equal(t, 1, h.gs.Calls(u), u)
 	}
-	assert.GreaterOrEqual(t, h.metric(completedSample()), float64(len(us)))
+	done := h.metric(completedSample()) + h.metric(`licensefix_messages_total{outcome="coalesced",reason=""}`)
+	assert.GreaterOrEqual(t, done, float64(len(us)))
 	h.requireNoDeadLetters()
 	require.NoError(t, h.stop())
 }

@@ -9,10 +9,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 )
 
-// errLockLost is the cause of a message context cancelled because its lock
-// is gone.
-var errLockLost = errors.New("worker: message lock lost")
-
 // fallbackLockDuration is assumed when a message carries no LockedUntil.
 const fallbackLockDuration = 30 * time.Second
 

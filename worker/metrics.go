@@ -5,11 +5,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Outcomes counted by licensefix_messages_total.
 const (
 	outcomeCompleted    = "completed"
+	outcomeCoalesced    = "coalesced"
 	outcomeDeadLettered = "dead_lettered"
 	outcomeAbandoned    = "abandoned"
 	outcomeLockLost     = "lock_lost"
@@ -29,14 +31,18 @@ type metrics struct {
 	receiveErrors  prometheus.Counter
 	breakerState   prometheus.Gauge
 	systemicPaused prometheus.Gauge
+	settleErrors   prometheus.Counter
+	callsInFlight  prometheus.Gauge
+	throttled      prometheus.Counter
+	throttleWait   prometheus.Counter
 }
 
-func newMetrics(pausedSeconds func() float64) *metrics {
+func newMetrics(w *Worker) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "licensefix_messages_total",
-			Help: "Messages finished, by outcome (completed, dead_lettered, abandoned, lock_lost, settle_failed) and dead-letter reason.",
+			Help: "Messages finished, by outcome (completed, coalesced, dead_lettered, abandoned, lock_lost, settle_failed) and dead-letter reason.",
 		}, []string{"outcome", "reason"}),
 		graphCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "licensefix_graph_calls_total",
@@ -75,13 +81,46 @@ func newMetrics(pausedSeconds func() float64) *metrics {
 			Name: "licensefix_systemic_pause",
 			Help: "1 while paused for a systemic Graph failure (missing permission, bad credentials), else 0.",
 		}),
+		settleErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "licensefix_settle_errors_total",
+			Help: "Settlements that failed for another reason than a lost lock.",
+		}),
+		callsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "licensefix_graph_calls_in_flight",
+			Help: "Graph calls waiting for an answer (at most LICENSEFIX_CONCURRENCY).",
+		}),
+		throttled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "licensefix_graph_throttled_total",
+			Help: "Graph calls answered 429 (throttled).",
+		}),
+		throttleWait: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "licensefix_graph_throttle_wait_seconds_total",
+			Help: "Seconds calls waited on the pacing limiter, a Retry-After or a pause before being sent (summed over calls).",
+		}),
+	}
+	now := w.clock.Now
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	m.registry.MustRegister(m.messages, m.graphCalls, m.graphLatency, m.retries, m.inFlight,
 		m.lockRenewals, m.lockLosses, m.receiveErrors, m.breakerState, m.systemicPaused,
+		m.settleErrors, m.callsInFlight, m.throttled, m.throttleWait,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "licensefix_paused_seconds_total",
 			Help: "Seconds Graph calls and intake spent paused (breaker open or systemic failure).",
-		}, pausedSeconds))
+		}, func() float64 { return w.gates.pausedFor(now()).Seconds() }),
+		gauge("licensefix_graph_rate_limit", "The adaptive pacing limiter's current rate, in Graph calls per second.",
+			func() float64 { return w.gates.limiter().Rate() }),
+		gauge("licensefix_graph_throttle_hold", "1 while Graph calls are held for a Retry-After, else 0.",
+			func() float64 { _, held := w.gates.limiter().Held(now()); return boolGauge(held) }),
+		gauge("licensefix_coalesce_memory_entries", "Users whose last successful reprocess call is remembered for coalescing.",
+			func() float64 { return float64(w.calls.remembered()) }),
+		gauge("licensefix_ready", "1 while /readyz answers 200, else 0.",
+			func() float64 { ok, _ := w.Ready(); return boolGauge(ok) }),
+		gauge("licensefix_servicebus_connected", "1 unless the last Service Bus receive failed, else 0.",
+			func() float64 { return boolGauge(!w.disconnected.Load()) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -94,9 +133,9 @@ func (m *metrics) observeCall(status int, d time.Duration) {
 	m.graphLatency.Observe(d.Seconds())
 }
 
-func (m *metrics) setPause(k pauseKind) {
-	m.breakerState.Set(boolGauge(k == pausedOutage))
-	m.systemicPaused.Set(boolGauge(k == pausedSystemic))
+func (m *metrics) setPause(outage, systemic bool) {
+	m.breakerState.Set(boolGauge(outage))
+	m.systemicPaused.Set(boolGauge(systemic))
 }
 
 func boolGauge(b bool) float64 {

@@ -11,7 +11,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/licensefix/licensefix/graph"
 	"github.com/licensefix/licensefix/messages"
-	"github.com/licensefix/licensefix/retry"
 )
 
 // kind is what happens to a message at the end.
@@ -19,6 +18,9 @@ type kind int
 
 const (
 	kindComplete kind = iota + 1
+	// kindCoalesced: complete, covered by a successful call made for
+	// another message of the same user (or remembered from before).
+	kindCoalesced
 	kindDeadLetter
 	kindAbandon
 	kindLockLost
@@ -60,123 +62,62 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 		w.settle(m, r, start)
 		return
 	}
+	var enqueued time.Time
+	if m.EnqueuedTime != nil {
+		enqueued = *m.EnqueuedTime
+	}
+	hit, wt, newCall := w.calls.join(lf.UserID, sequenceNumber(m), enqueued, w.clock.Now())
+	if hit != nil {
+		w.settle(m, result{kind: kindCoalesced, ok: hit.res, userID: lf.UserID}, start)
+		return
+	}
+	if newCall != nil {
+		w.wg.Add(1)
+		go func() {
+			defer w.wg.Done()
+			w.runCall(newCall)
+		}()
+	}
 
 	ctx, cancel := context.WithCancelCause(w.callCtx)
+	lost := make(chan struct{})
 	renewed := make(chan struct{})
 	go func() {
 		defer close(renewed)
-		w.renewLock(ctx, m, func() { cancel(errLockLost) })
+		w.renewLock(ctx, m, func() { close(lost) })
 	}()
-	r := w.attempts(ctx, m.MessageID, lf.UserID)
-	if errors.Is(context.Cause(ctx), errLockLost) {
-		r.kind = kindLockLost
-	}
+	r := w.await(lf.UserID, wt, lost)
 	cancel(nil)
 	<-renewed
 	r.userID = lf.UserID
 	w.settle(m, r, start)
 }
 
-// endResult is the result for a message whose work stopped early: its lock
-// was lost, or shutdown began (abandon).
-func endResult(ctx context.Context, r result) result {
-	r.kind = kindAbandon
-	if errors.Is(context.Cause(ctx), errLockLost) {
-		r.kind = kindLockLost
+// sequenceNumber is m's sequence number, -1 when it has none.
+func sequenceNumber(m *azservicebus.ReceivedMessage) int64 {
+	if m.SequenceNumber == nil {
+		return -1
 	}
-	return r
+	return *m.SequenceNumber
 }
 
-// attempts calls Graph for userID until it succeeds, fails for good, the
-// budget is spent, the lock is lost or shutdown begins. key identifies the
-// message for the breaker.
-func (w *Worker) attempts(ctx context.Context, key, userID string) result {
-	bo := w.cfg.Retry.NewBackoff(nil)
-	b := budget{max: w.cfg.Retry.MaxElapsed}
-	var r result
+// await waits for the result of the call wt waits on, leaving the call
+// when the lock is lost, or at shutdown unless the call in flight covers
+// the message.
+func (w *Worker) await(user string, wt *waiter, lost <-chan struct{}) result {
+	stopping := w.stopping
 	for {
-		probe, err := w.gate.acquire(ctx, w.stopping, w.clock)
-		if err != nil {
-			return endResult(ctx, r)
-		}
-		now := w.clock.Now()
-		b.begin(now, w.gate.pausedFor(now))
-		if r.attempts > 0 {
-			w.metrics.retries.Inc()
-		}
-		r.attempts++
-		res, err := w.graph.Reprocess(ctx, userID)
-		done := w.clock.Now()
-		if err == nil {
-			w.metrics.observeCall(res.StatusCode, done.Sub(now))
-			w.noteTransition(w.gate.report(done, probe, callResult{key: key}), nil)
-			r.kind, r.ok, r.last = kindComplete, res, nil
-			return r
-		}
-		var ge *graph.Error
-		if !errors.As(err, &ge) {
-			ge = &graph.Error{Class: graph.ClassOf(err), Err: err}
-		}
-		w.metrics.observeCall(ge.StatusCode, done.Sub(now))
-		if ctx.Err() != nil {
-			// Our own cancellation (lock lost, shutdown deadline), not Graph's failure.
-			if probe {
-				w.gate.releaseProbe()
-			}
-			return endResult(ctx, r)
-		}
-		r.last = ge
-		class := ge.Class
-		if class == 0 {
-			class = graph.ClassOf(err)
-		}
-		cr := callResult{class: class, status: ge.StatusCode, key: key}
-		if ge.HasRetryAfter {
-			cr.retryAfter = ge.RetryAfter
-		}
-		w.noteTransition(w.gate.report(done, probe, cr), ge)
-		switch class {
-		case retry.Permanent:
-			r.kind, r.reason = kindDeadLetter, ReasonGraphRejected
-			if ge.StatusCode == 404 {
-				r.reason = ReasonUserNotFound
-			}
-			return r
-		case retry.Systemic:
-			// The gate is paused now; acquire waits for the probe slot.
-			continue
-		}
-		// Transient.
 		select {
-		case <-w.stopping:
-			return endResult(ctx, r)
-		default:
-		}
-		delay := bo.Next(cr.retryAfter)
-		w.log.Debug("graph call failed; will retry",
-			slog.String("message_id", key), slog.String("user_id", userID), slog.Int("attempts", r.attempts),
-			slog.Int("http_status", ge.StatusCode), slog.String("graph_error_code", ge.Code),
-			slog.String("graph_request_id", ge.RequestID), slog.String("client_request_id", ge.ClientRequestID),
-			slog.Duration("retry_in", delay))
-		if k, _ := w.gate.state(); k == notPaused && b.exceeded(done, w.gate.pausedFor(done), delay) {
-			// Graph counts as otherwise healthy when some call got a healthy
-			// answer during this message's retries or one budget before.
-			if w.gate.healthySince(b.start.Add(-w.cfg.Retry.MaxElapsed)) {
-				r.kind, r.reason = kindDeadLetter, ReasonRetriesExhausted
-				return r
+		case r := <-wt.done:
+			return r
+		case <-lost:
+			w.calls.leave(user, wt, false)
+			return result{kind: kindLockLost}
+		case <-stopping:
+			if w.calls.leave(user, wt, true) {
+				return result{kind: kindAbandon}
 			}
-			// No sign that Graph works for anyone: an outage, not a bad message.
-			w.noteTransition(w.gate.forceOutage(done), ge)
-			b.restart()
-			bo.Reset()
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return endResult(ctx, r)
-		case <-w.stopping:
-			return endResult(ctx, r)
-		case <-w.clock.After(delay):
+			stopping = nil // the call in flight covers us: wait for it
 		}
 	}
 }
@@ -186,8 +127,8 @@ func (w *Worker) noteTransition(tr transition, ge *graph.Error) {
 	if tr == noTransition {
 		return
 	}
-	k, why := w.gate.state()
-	w.metrics.setPause(k)
+	why, outage, systemic := w.gates.state()
+	w.metrics.setPause(outage, systemic)
 	attrs := []any{slog.String("reason", why)}
 	if ge != nil {
 		attrs = append(attrs, slog.Int("http_status", ge.StatusCode), slog.String("graph_error_code", ge.Code),
@@ -230,6 +171,9 @@ func (w *Worker) settle(m *azservicebus.ReceivedMessage, r result, start time.Ti
 	case kindComplete:
 		outcome = outcomeCompleted
 		err = w.recv.CompleteMessage(ctx, m, nil)
+	case kindCoalesced:
+		outcome = outcomeCoalesced
+		err = w.recv.CompleteMessage(ctx, m, nil)
 	case kindDeadLetter:
 		outcome = outcomeDeadLettered
 		reason := string(r.reason)
@@ -249,6 +193,7 @@ func (w *Worker) settle(m *azservicebus.ReceivedMessage, r result, start time.Ti
 		outcome = outcomeLockLost
 	default:
 		outcome = outcomeSettleFailed
+		w.metrics.settleErrors.Inc()
 	}
 	w.finish(m, r, start, outcome, err)
 }
@@ -272,7 +217,7 @@ func (w *Worker) finish(m *azservicebus.ReceivedMessage, r result, start time.Ti
 		slog.Duration("duration", w.clock.Now().Sub(start)),
 	}
 	switch {
-	case r.kind == kindComplete:
+	case r.kind == kindComplete || r.kind == kindCoalesced:
 		attrs = append(attrs, slog.String("graph_request_id", r.ok.RequestID),
 			slog.String("client_request_id", r.ok.ClientRequestID), slog.Int("http_status", r.ok.StatusCode))
 	case r.last != nil:
@@ -289,6 +234,9 @@ func (w *Worker) finish(m *azservicebus.ReceivedMessage, r result, start time.Ti
 	switch outcome {
 	case outcomeCompleted:
 		w.log.Info("message completed", attrs...)
+	case outcomeCoalesced:
+		// client_request_id names the call that covered this message.
+		w.log.Info("message coalesced", attrs...)
 	case outcomeDeadLettered:
 		w.log.Warn("message dead-lettered", attrs...)
 	case outcomeAbandoned:

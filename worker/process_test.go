@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/pacing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -276,19 +277,20 @@ func TestLockRenewedAndLockLost(t *testing.T) {
 	assert.Contains(t, scrape(t, w), "licensefix_lock_losses_total 1")
 }
 
-func TestReceiveAsksOnlyForFreeSlotsAndSurvivesErrors(t *testing.T) {
+func TestIntakeHoldsOnlyWhatTheRateCanStartWithinHalfTheLock(t *testing.T) {
 	t.Parallel()
 	r, g := newFakeReceiver(), newFakeGraph()
-	g.setDefault(answer{status: 200, delay: 100 * time.Millisecond})
+	r.lockDur = 3 * time.Second
 	r.recvErrs = []error{&azservicebus.Error{Code: azservicebus.CodeConnectionLost}, &azservicebus.Error{Code: azservicebus.CodeTimeout}}
 	cfg := fastConfig()
-	cfg.Concurrency = 3
+	// 2 calls/s × 3 s lock × 0.5 = 3 messages worth holding.
+	cfg.Pacing = pacing.Config{InitialRate: 2, MaxRate: 2}
 	w, _ := runFake(t, cfg, r, g)
-	for i := range 7 {
-		r.addUser("m"+string(rune('a'+i)), "u@contoso.com")
+	for i := range 8 {
+		r.addUser(fmt.Sprintf("m%d", i), fmt.Sprintf("u%d@contoso.com", i))
 	}
-	for i := range 7 {
-		assert.Equal(t, "complete", waitSettled(t, r, "m"+string(rune('a'+i))).kind)
+	for i := range 8 {
+		assert.Equal(t, "complete", waitSettled(t, r, fmt.Sprintf("m%d", i)).kind)
 	}
 	r.mu.Lock()
 	asked := append([]int(nil), r.maxAsked...)
@@ -297,6 +299,7 @@ func TestReceiveAsksOnlyForFreeSlotsAndSurvivesErrors(t *testing.T) {
 		assert.LessOrEqual(t, n, 3)
 		assert.GreaterOrEqual(t, n, 1)
 	}
+	assert.LessOrEqual(t, r.maxHeld(), 3, "never more held than the rate can start within half the lock")
 	assert.Contains(t, scrape(t, w), "licensefix_receive_errors_total 2")
 }
 

@@ -78,7 +78,8 @@ type Worker struct {
 	graph   Reprocessor
 	log     *slog.Logger
 	clock   Clock
-	gate    *gate
+	gates   *gates
+	calls   *coalescer
 	metrics *metrics
 
 	started      atomic.Bool
@@ -90,7 +91,9 @@ type Worker struct {
 	callCtx   context.Context // cancelled when in-flight calls must end
 	settleCtx context.Context // cancelled when settlement must end
 	slotFreed chan struct{}
-	inFlight  atomic.Int64
+	inFlight  atomic.Int64  // messages held
+	callSlots chan struct{} // one token per Graph call in flight
+	lockNanos atomic.Int64  // the longest lock duration seen (0: none yet)
 	wg        sync.WaitGroup
 }
 
@@ -118,10 +121,12 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		graph:     deps.Graph,
 		log:       deps.Logger,
 		clock:     deps.Clock,
-		gate:      newGate(cfg.BreakerThreshold, cfg.BreakerProbeInterval, cfg.ProbeInterval),
 		slotFreed: make(chan struct{}, 1),
+		callSlots: make(chan struct{}, cfg.Concurrency),
+		calls:     newCoalescer(cfg.CoalesceMemory, cfg.CoalesceMaxAge, cfg.CoalesceSkew),
 	}
-	w.metrics = newMetrics(func() float64 { return w.gate.pausedFor(w.clock.Now()).Seconds() })
+	w.gates = newGates(cfg, w.clock.Now)
+	w.metrics = newMetrics(w)
 	return w, nil
 }
 
@@ -140,7 +145,7 @@ func (w *Worker) Ready() (bool, string) {
 	case w.disconnected.Load():
 		return false, ReadyReasonDisconnected
 	}
-	if _, why := w.gate.state(); why != "" {
+	if why, _, _ := w.gates.state(); why != "" {
 		return false, why
 	}
 	return true, ""
@@ -190,7 +195,7 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) intake(ctx context.Context) error {
 	retryWait := w.cfg.ReceiveRetryInterval
 	for {
-		free, err := w.waitForSlots(ctx)
+		free, err := w.waitForRoom(ctx)
 		if err != nil {
 			return nil
 		}
@@ -227,20 +232,69 @@ func (w *Worker) intake(ctx context.Context) error {
 	}
 }
 
-// waitForSlots blocks until at least one slot is free and intake is not
-// paused, returning the number of free slots.
-func (w *Worker) waitForSlots(ctx context.Context) (int, error) {
+// heldLockFraction is the share of the lock duration within which the
+// worker must be able to start calling for every message it holds.
+const heldLockFraction = 0.5
+
+// maxHeld caps the messages held at once (the SDK's credit limit).
+const maxHeld = 5000
+
+// maxReceiveBatch caps one receive call.
+const maxReceiveBatch = 500
+
+// heldLimit is the most messages worth holding now: as many as the
+// limiter's current rate can start calling for within heldLockFraction of
+// the lock duration, at least one. More would sit locked here while other
+// replicas could work on them.
+func (w *Worker) heldLimit() int {
+	rate := w.gates.limiter().Rate()
+	lock := time.Duration(w.lockNanos.Load())
+	if lock <= 0 {
+		// No message yet: take one to learn the queue's lock duration.
+		return 1
+	}
+	n := int(rate * lock.Seconds() * heldLockFraction)
+	return max(1, min(n, maxHeld))
+}
+
+// waitForRoom blocks until intake may take messages: calls are not held
+// back (Retry-After, breaker, systemic pause) and fewer than heldLimit
+// messages are held. It returns how many to ask for.
+func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 	for {
-		paused, changed := w.gate.intakeWait()
-		free := w.cfg.Concurrency - int(w.inFlight.Load())
-		if !paused && free > 0 {
-			return free, nil
+		now := w.clock.Now()
+		holding, changed := w.gates.holding(now)
+		free := w.heldLimit() - int(w.inFlight.Load())
+		if !holding && free > 0 {
+			return min(free, maxReceiveBatch), nil
+		}
+		var timer <-chan time.Time
+		if until, held := w.gates.limiter().Held(now); held {
+			timer = w.clock.After(until.Sub(now))
+		} else if !holding {
+			// The limit follows the rate: look again now and then.
+			timer = w.clock.After(250 * time.Millisecond)
 		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-changed:
 		case <-w.slotFreed:
+		case <-timer:
+		}
+	}
+}
+
+// noteLock learns the queue's lock duration from a message just received.
+func (w *Worker) noteLock(m *azservicebus.ReceivedMessage) {
+	if m.LockedUntil == nil {
+		return
+	}
+	d := m.LockedUntil.Sub(w.clock.Now())
+	for {
+		cur := w.lockNanos.Load()
+		if int64(d) <= cur || w.lockNanos.CompareAndSwap(cur, int64(d)) {
+			return
 		}
 	}
 }
@@ -248,6 +302,7 @@ func (w *Worker) waitForSlots(ctx context.Context) (int, error) {
 // dispatch starts one goroutine per message.
 func (w *Worker) dispatch(msgs []*azservicebus.ReceivedMessage) {
 	for _, m := range msgs {
+		w.noteLock(m)
 		w.inFlight.Add(1)
 		w.metrics.inFlight.Inc()
 		w.wg.Add(1)

@@ -19,6 +19,7 @@ import (
 	"github.com/licensefix/licensefix/graph"
 	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/internal/sbconn"
+	"github.com/licensefix/licensefix/pacing"
 	"github.com/licensefix/licensefix/retry"
 	"github.com/licensefix/licensefix/worker"
 )
@@ -35,6 +36,9 @@ type runSettings struct {
 	probeInterval, breakerProbeInterval, receiveWait    time.Duration
 	httpAddr, graphAPI, graphCloud, graphURL, graphAuth string
 	cloudEventTypes                                     []string
+	graphMaxRate, graphInitialRate                      float64
+	coalesceSkew, coalesceMaxAge                        time.Duration
+	coalesceMemory                                      int
 }
 
 // httpShutdownTimeout bounds the health server's graceful stop.
@@ -42,7 +46,12 @@ const httpShutdownTimeout = 5 * time.Second
 
 func addRunSettings(s *envflag.Set) *runSettings {
 	rs := &runSettings{}
-	s.Int(&rs.concurrency, "concurrency", worker.EnvConcurrency, worker.DefaultConcurrency, "most messages held at once")
+	s.Int(&rs.concurrency, "concurrency", worker.EnvConcurrency, worker.DefaultConcurrency, "most Graph calls in flight at once (the pacing limiter bounds the rate)")
+	s.Float(&rs.graphMaxRate, "graph-max-rate", worker.EnvGraphMaxRate, 0, "hard cap on Graph calls per second for this replica (0 = none; set it to share the app's quota with other tools)")
+	s.Float(&rs.graphInitialRate, "graph-initial-rate", worker.EnvGraphInitialRate, pacing.DefaultInitialRate, "Graph calls per second a new replica starts at before adapting")
+	s.Duration(&rs.coalesceSkew, "coalesce-skew", worker.EnvCoalesceSkew, worker.DefaultCoalesceSkew, "clock-skew allowance: a remembered call covers a message only if it started this long after the message was enqueued")
+	s.Int(&rs.coalesceMemory, "coalesce-memory", worker.EnvCoalesceMemory, worker.DefaultCoalesceMemory, "users whose last successful call is remembered for coalescing")
+	s.Duration(&rs.coalesceMaxAge, "coalesce-max-age", worker.EnvCoalesceMaxAge, worker.DefaultCoalesceMaxAge, "how long a successful call is remembered for coalescing")
 	s.Duration(&rs.shutdownTimeout, "shutdown-timeout", worker.EnvShutdownTimeout, worker.DefaultShutdownTimeout, "how long calls in flight may finish on SIGTERM before the rest is abandoned")
 	s.String(&rs.httpAddr, "http-addr", "LICENSEFIX_HTTP_ADDR", ":8080", "listen address for /livez, /readyz and /metrics")
 	s.String(&rs.graphAPI, "graph-api", graph.EnvAPI, string(graph.APIBeta), "Graph action: beta (cloudLicensing reprocessAssignments, global cloud only) or v1 (reprocessLicenseAssignment)")
@@ -73,19 +82,29 @@ func (rs *runSettings) workerConfig(s *envflag.Set, api graph.API) (worker.Confi
 		GraphAPI:             api,
 		CloudEventTypes:      rs.cloudEventTypes,
 		ReceiveWait:          rs.receiveWait,
+		Pacing:               pacing.Config{MaxRate: rs.graphMaxRate, InitialRate: rs.graphInitialRate},
+		CoalesceSkew:         rs.coalesceSkew,
+		CoalesceMemory:       rs.coalesceMemory,
+		CoalesceMaxAge:       rs.coalesceMaxAge,
+	}
+	if rs.graphInitialRate <= 0 {
+		return cfg, s.Invalid(worker.EnvGraphInitialRate, "must be > 0, got %g", rs.graphInitialRate)
+	}
+	if rs.coalesceSkew < 0 {
+		return cfg, s.Invalid(worker.EnvCoalesceSkew, "must be >= 0, got %s", rs.coalesceSkew)
 	}
 	// Zero is not "use the default" on the command line: reject it.
 	for env, v := range map[string]time.Duration{
 		worker.EnvShutdownTimeout: rs.shutdownTimeout, worker.EnvRetryInitialInterval: rs.retryInitial,
 		worker.EnvRetryMaxInterval: rs.retryMax, worker.EnvMaxRetryDuration: rs.retryMaxElapsed,
 		worker.EnvBreakerProbeInterval: rs.breakerProbeInterval, worker.EnvProbeInterval: rs.probeInterval,
-		worker.EnvReceiveWait: rs.receiveWait, graph.EnvTimeout: rs.graphTimeout,
+		worker.EnvReceiveWait: rs.receiveWait, graph.EnvTimeout: rs.graphTimeout, worker.EnvCoalesceMaxAge: rs.coalesceMaxAge,
 	} {
 		if v <= 0 {
 			return cfg, s.Invalid(env, "must be > 0, got %s", v)
 		}
 	}
-	for env, v := range map[string]int{worker.EnvConcurrency: rs.concurrency, worker.EnvBreakerThreshold: rs.breakerThreshold} {
+	for env, v := range map[string]int{worker.EnvConcurrency: rs.concurrency, worker.EnvBreakerThreshold: rs.breakerThreshold, worker.EnvCoalesceMemory: rs.coalesceMemory} {
 		if v <= 0 {
 			return cfg, s.Invalid(env, "must be >= 1, got %d", v)
 		}
