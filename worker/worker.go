@@ -200,9 +200,11 @@ func (w *Worker) intake(ctx context.Context) error {
 			return nil
 		}
 		rctx, cancel := context.WithTimeout(ctx, w.cfg.ReceiveWait)
+		watched := w.cancelOnHold(rctx, cancel)
 		msgs, err := w.recv.ReceiveMessages(rctx, free, nil)
 		pollExpired := rctx.Err() != nil
 		cancel()
+		<-watched
 		if ctx.Err() != nil {
 			// Shutting down; anything received in the race is still ours.
 			w.dispatch(msgs)
@@ -283,6 +285,30 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 		case <-timer:
 		}
 	}
+}
+
+// cancelOnHold cancels a receive in progress as soon as calls are held
+// back (a Retry-After, the breaker, a pause), so that no message arriving
+// meanwhile is taken and locked for nothing. The returned channel closes
+// when the watcher has ended, after rctx is done.
+func (w *Worker) cancelOnHold(rctx context.Context, cancel context.CancelFunc) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			holding, changed := w.gates.holding(w.clock.Now())
+			if holding {
+				cancel()
+				return
+			}
+			select {
+			case <-rctx.Done():
+				return
+			case <-changed:
+			}
+		}
+	}()
+	return done
 }
 
 // noteLock learns the queue's lock duration from a message just received.

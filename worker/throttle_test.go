@@ -1,0 +1,173 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestThrottlingNeverDeadLettersNorSpendsTheBudget(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	throttled := answer{status: 429, code: "TooManyRequests", retryAfter: 5 * time.Millisecond}
+	for _, u := range []string{"a", "b", "c", "d", "e"} {
+		for range 8 {
+			g.script(u+"@contoso.com", throttled)
+		}
+		r.addUser(u, u+"@contoso.com")
+	}
+	cfg := fastConfig()
+	cfg.BreakerThreshold = 2
+	cfg.Retry.MaxElapsed = time.Millisecond // a budget that one backoff would spend
+	w, _ := runFake(t, cfg, r, g)
+	for _, u := range []string{"a", "b", "c", "d", "e"} {
+		s := waitSettled(t, r, u)
+		assert.Equal(t, "complete", s.kind, u)
+		assert.Equal(t, 9, g.count(u+"@contoso.com"), u)
+	}
+	assert.Equal(t, 40.0, metricValue(t, w, "licensefix_graph_throttled_total"))
+	assert.Equal(t, 0.0, metricValue(t, w, "licensefix_breaker_open"))
+	assert.Equal(t, 40.0, metricValue(t, w, `licensefix_graph_calls_total{status="429"}`))
+	assert.NotContains(t, scrape(t, w), `outcome="dead_lettered"`)
+}
+
+func TestThrottledForLongTheLockIsRenewed(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	r.lockDur = 300 * time.Millisecond
+	for range 20 {
+		g.script("u@contoso.com", answer{status: 429, retryAfter: 50 * time.Millisecond})
+	}
+	r.addUser("m", "u@contoso.com")
+	cfg := fastConfig()
+	cfg.Retry.MaxElapsed = 10 * time.Millisecond
+	runFake(t, cfg, r, g)
+	s := waitSettled(t, r, "m")
+	assert.Equal(t, "complete", s.kind)
+	assert.GreaterOrEqual(t, s.renewed, 2, "a second of throttling spans several locks")
+}
+
+func TestIntakeTakesNothingDuringARetryAfter(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	g.script("first@contoso.com", answer{status: 429, retryAfter: 600 * time.Millisecond})
+	r.addUser("first", "first@contoso.com")
+	w, _ := runFake(t, fastConfig(), r, g)
+	require.Eventually(t, func() bool { return g.count("first@contoso.com") == 1 }, 5*time.Second, time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // the 429 is being handled
+	r.addUser("second", "second@contoso.com")
+	time.Sleep(300 * time.Millisecond)
+	r.mu.Lock()
+	handed := r.handed
+	r.mu.Unlock()
+	assert.Equal(t, 1, handed, "no message taken while the Retry-After holds")
+	assert.Equal(t, 1.0, metricValue(t, w, "licensefix_graph_throttle_hold"))
+	assert.Equal(t, "complete", waitSettled(t, r, "second").kind)
+	assert.Equal(t, "complete", waitSettled(t, r, "first").kind)
+}
+
+// jsonLog captures JSON log lines.
+type jsonLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *jsonLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *jsonLog) lines(msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(l.buf.Bytes(), []byte("\n")) {
+		var m map[string]any
+		if json.Unmarshal(line, &m) == nil && m["msg"] == msg {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// metricValue returns the value of one sample line of w's /metrics, or -1.
+func metricValue(t *testing.T, w *Worker, sample string) float64 {
+	t.Helper()
+	for _, line := range strings.Split(scrape(t, w), "\n") {
+		if v, ok := strings.CutPrefix(line, sample+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	return -1
+}
+
+// runLogged runs a worker over fakes with JSON logs captured.
+func runLogged(t *testing.T, r *fakeReceiver, g *fakeGraph) (*Worker, *jsonLog, func()) {
+	logs := &jsonLog{}
+	w, err := New(fastConfig(), Deps{Receiver: r, Graph: g, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	stop := func() {
+		cancel()
+		require.NoError(t, <-done)
+	}
+	return w, logs, stop
+}
+
+func TestWaitingMessagesForOneUserShareOneCall(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	g.setDefault(answer{delay: 50 * time.Millisecond})
+	for _, id := range []string{"m1", "m2", "m3"} {
+		r.addUser(id, "u@contoso.com")
+	}
+	w, logs, stop := runLogged(t, r, g)
+	for _, id := range []string{"m1", "m2", "m3"} {
+		assert.Equal(t, "complete", waitSettled(t, r, id).kind)
+	}
+	assert.Equal(t, 1, g.count("u@contoso.com"), "all three were waiting before the call was sent")
+	assert.Equal(t, 1.0, metricValue(t, w, `licensefix_messages_total{outcome="completed",reason=""}`))
+	assert.Equal(t, 2.0, metricValue(t, w, `licensefix_messages_total{outcome="coalesced",reason=""}`))
+	stop()
+	coalesced := logs.lines("message coalesced")
+	require.Len(t, coalesced, 2)
+	for _, l := range coalesced {
+		assert.Equal(t, "client-u@contoso.com-1", l["client_request_id"], "names the call that covered it")
+	}
+}
+
+func TestMessagesArrivingDuringTheCallWaitForTheNext(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	g.setDefault(answer{delay: 200 * time.Millisecond})
+	r.addUser("m1", "u@contoso.com")
+	w, logs, stop := runLogged(t, r, g)
+	require.Eventually(t, func() bool { return g.count("u@contoso.com") == 1 }, 5*time.Second, time.Millisecond)
+	// The call in flight may predate these messages' fix.
+	r.addUser("m2", "u@contoso.com")
+	r.addUser("m3", "u@contoso.com")
+	for _, id := range []string{"m1", "m2", "m3"} {
+		assert.Equal(t, "complete", waitSettled(t, r, id).kind)
+	}
+	assert.Equal(t, 2, g.count("u@contoso.com"))
+	assert.Equal(t, 2.0, metricValue(t, w, `licensefix_messages_total{outcome="completed",reason=""}`))
+	assert.Equal(t, 1.0, metricValue(t, w, `licensefix_messages_total{outcome="coalesced",reason=""}`))
+	stop()
+	coalesced := logs.lines("message coalesced")
+	require.Len(t, coalesced, 1)
+	assert.Equal(t, "client-u@contoso.com-2", coalesced[0]["client_request_id"])
+}
