@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/licensefix/licensefix/pacing"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -114,9 +115,9 @@ func metricValue(t *testing.T, w *Worker, sample string) float64 {
 }
 
 // runLogged runs a worker over fakes with JSON logs captured.
-func runLogged(t *testing.T, r *fakeReceiver, g *fakeGraph) (*Worker, *jsonLog, func()) {
+func runLogged(t *testing.T, cfg Config, r *fakeReceiver, g *fakeGraph) (*Worker, *jsonLog, func()) {
 	logs := &jsonLog{}
-	w, err := New(fastConfig(), Deps{Receiver: r, Graph: g, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	w, err := New(cfg, Deps{Receiver: r, Graph: g, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -132,15 +133,21 @@ func TestWaitingMessagesForOneUserShareOneCall(t *testing.T) {
 	t.Parallel()
 	r, g := newFakeReceiver(), newFakeGraph()
 	g.setDefault(answer{delay: 50 * time.Millisecond})
+	// The first message teaches the worker the lock duration; its call
+	// takes the limiter's only token, so u's call waits half a second for
+	// the next, while all of u's messages arrive and join it.
+	r.addUser("warm", "warm@contoso.com")
 	for _, id := range []string{"m1", "m2", "m3"} {
 		r.addUser(id, "u@contoso.com")
 	}
-	w, logs, stop := runLogged(t, r, g)
+	cfg := fastConfig()
+	cfg.Pacing = pacing.Config{InitialRate: 2, MaxRate: 2}
+	w, logs, stop := runLogged(t, cfg, r, g)
 	for _, id := range []string{"m1", "m2", "m3"} {
 		assert.Equal(t, "complete", waitSettled(t, r, id).kind)
 	}
 	assert.Equal(t, 1, g.count("u@contoso.com"), "all three were waiting before the call was sent")
-	assert.Equal(t, 1.0, metricValue(t, w, `licensefix_messages_total{outcome="completed",reason=""}`))
+	assert.Equal(t, 2.0, metricValue(t, w, `licensefix_messages_total{outcome="completed",reason=""}`))
 	assert.Equal(t, 2.0, metricValue(t, w, `licensefix_messages_total{outcome="coalesced",reason=""}`))
 	stop()
 	coalesced := logs.lines("message coalesced")
@@ -155,7 +162,7 @@ func TestMessagesArrivingDuringTheCallWaitForTheNext(t *testing.T) {
 	r, g := newFakeReceiver(), newFakeGraph()
 	g.setDefault(answer{delay: 200 * time.Millisecond})
 	r.addUser("m1", "u@contoso.com")
-	w, logs, stop := runLogged(t, r, g)
+	w, logs, stop := runLogged(t, fastConfig(), r, g)
 	require.Eventually(t, func() bool { return g.count("u@contoso.com") == 1 }, 5*time.Second, time.Millisecond)
 	// The call in flight may predate these messages' fix.
 	r.addUser("m2", "u@contoso.com")

@@ -199,18 +199,21 @@ func (w *Worker) intake(ctx context.Context) error {
 		if err != nil {
 			return nil
 		}
-		rctx, cancel := context.WithTimeout(ctx, w.cfg.ReceiveWait)
-		watched := w.cancelOnHold(rctx, cancel)
+		hctx, cancelHeld := context.WithCancelCause(ctx)
+		rctx, cancel := context.WithTimeout(hctx, w.cfg.ReceiveWait)
+		watched := w.cancelOnHold(rctx, cancelHeld)
 		msgs, err := w.recv.ReceiveMessages(rctx, free, nil)
 		pollExpired := rctx.Err() != nil
+		heldBack := errors.Is(context.Cause(hctx), errHeldBack)
 		cancel()
+		cancelHeld(nil)
 		<-watched
 		if ctx.Err() != nil {
 			// Shutting down; anything received in the race is still ours.
 			w.dispatch(msgs)
 			return nil
 		}
-		if err != nil && !(pollExpired && errors.Is(err, context.DeadlineExceeded)) {
+		if err != nil && !(pollExpired && errors.Is(err, context.DeadlineExceeded)) && !heldBack {
 			var sbErr *azservicebus.Error
 			if errors.As(err, &sbErr) && (sbErr.Code == azservicebus.CodeUnauthorizedAccess || sbErr.Code == azservicebus.CodeNotFound) {
 				w.log.Error("service bus refused the receiver; stopping", slog.String("code", string(sbErr.Code)), slog.String("error", err.Error()))
@@ -287,18 +290,21 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 	}
 }
 
+// errHeldBack is the cause of a receive cancelled because calls are held.
+var errHeldBack = errors.New("worker: calls held back")
+
 // cancelOnHold cancels a receive in progress as soon as calls are held
 // back (a Retry-After, the breaker, a pause), so that no message arriving
 // meanwhile is taken and locked for nothing. The returned channel closes
 // when the watcher has ended, after rctx is done.
-func (w *Worker) cancelOnHold(rctx context.Context, cancel context.CancelFunc) <-chan struct{} {
+func (w *Worker) cancelOnHold(rctx context.Context, cancel context.CancelCauseFunc) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
 			holding, changed := w.gates.holding(w.clock.Now())
 			if holding {
-				cancel()
+				cancel(errHeldBack)
 				return
 			}
 			select {
