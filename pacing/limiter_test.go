@@ -74,7 +74,7 @@ func TestSlowStartGrowsUntilTheFirstSignalThenHalves(t *testing.T) {
 	require.InDelta(t, 10+10*DefaultSlowStartGain, l.Rate(), 1e-9)
 	l.OnSuccess(t0, 0.85)
 	require.Equal(t, Steady, l.Phase())
-	require.InDelta(t, 15*slowStartExitFactor, l.Rate(), 1e-9)
+	require.InDelta(t, (10+10*DefaultSlowStartGain)*slowStartExitFactor, l.Rate(), 1e-9)
 }
 
 func TestAdditiveIncreaseOnlyWhileSaturated(t *testing.T) {
