@@ -158,3 +158,37 @@ func TestQuotaValidate(t *testing.T) {
 		assert.Contains(t, err.Error(), "graphsim: quota: ")
 	}
 }
+
+// FuzzQuotaCharge drives a valid quota with arbitrary rates and call
+// times: the balance stays between the debt floor and Burst, and every
+// throttled call gets a Retry-After from 1 ms to the cap.
+func FuzzQuotaCharge(f *testing.F) {
+	f.Add(40.0, 40.0, int64(30e9), 20.0, []byte{0, 0, 0, 10, 200, 255})
+	f.Add(1e308, 1e308, int64(1), 1e-300, []byte{1, 2, 3})
+	f.Add(1e-9, 1.0, int64(math.MaxInt64), 5.0, []byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, rate, burst float64, stepAt int64, stepRate float64, gaps []byte) {
+		q := Quota{Rate: rate, Burst: burst, Steps: []QuotaStep{{At: time.Duration(stepAt), Rate: stepRate}}}
+		if q.Validate() != nil {
+			return
+		}
+		b := newQuotaBucket(q, q0)
+		now := q0
+		for _, g := range gaps {
+			now = now.Add(time.Duration(g) * time.Millisecond)
+			ok, usage, wait := b.charge(now)
+			require.GreaterOrEqual(t, b.balance, b.floor())
+			require.LessOrEqual(t, b.balance, b.q.Burst)
+			require.False(t, math.IsNaN(usage))
+			require.GreaterOrEqual(t, usage, 0.0)
+			require.LessOrEqual(t, usage, 1.8)
+			if !ok {
+				require.Positive(t, wait)
+				require.LessOrEqual(t, wait, maxQuotaWait)
+				ra := formatRetryAfter(wait)
+				require.NotEqual(t, "0", ra)
+				_, err := time.ParseDuration(ra + "s")
+				require.NoError(t, err)
+			}
+		}
+	})
+}
