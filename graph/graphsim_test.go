@@ -226,3 +226,41 @@ func TestSimulatorTenantConditions(t *testing.T) {
 	assert.Equal(t, "WriteLimitExceeded", ge.ThrottleInformation)
 	assert.Equal(t, retry.Transient, ge.Class)
 }
+
+// TestSimulatorQuotaSignals checks the client reads the quota's signals as
+// sent: the usage header on successes, a fractional Retry-After to the
+// millisecond and the throttle scope on 429s.
+func TestSimulatorQuotaSignals(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	sim := graphsimtest.NewTestServer(t, graphsim.Options{Now: clock})
+	c, _ := simClient(t, sim, graph.Config{})
+	require.NoError(t, sim.SetQuota(graphsim.Quota{Rate: 8, Burst: 10}))
+	var pct []float64
+	for range 10 {
+		res, err := c.Reprocess(context.Background(), graphsim.DemoUPNUser)
+		require.NoError(t, err)
+		pct = append(pct, res.ThrottleLimitPercentage)
+	}
+	assert.Equal(t, []float64{0, 0, 0, 0, 0, 0, 0, 0, 0.9, 1}, pct)
+	_, err := c.Reprocess(context.Background(), graphsim.DemoUPNUser)
+	var ge *graph.Error
+	require.True(t, errors.As(err, &ge))
+	assert.Equal(t, http.StatusTooManyRequests, ge.StatusCode)
+	assert.True(t, ge.HasRetryAfter)
+	assert.Equal(t, 250*time.Millisecond, ge.RetryAfter, "two tokens at 8/s, not rounded to a second")
+	assert.Equal(t, "Tenant_Application/Write/"+graphsim.DefaultAppID+"/"+graphsim.DefaultTenantID, ge.ThrottleScope)
+	assert.Equal(t, "WriteLimitExceeded", ge.ThrottleInformation)
+	assert.Equal(t, retry.Transient, ge.Class)
+	mu.Lock()
+	now = now.Add(ge.RetryAfter)
+	mu.Unlock()
+	_, err = c.Reprocess(context.Background(), graphsim.DemoUPNUser)
+	require.NoError(t, err, "waiting Retry-After is enough")
+	st := sim.QuotaStats()
+	assert.Equal(t, int64(12), st.Calls)
+	assert.Equal(t, int64(1), st.Throttled)
+	assert.Equal(t, int64(11), st.Succeeded)
+}

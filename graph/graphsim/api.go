@@ -50,13 +50,17 @@ type Options struct {
 	Latency      time.Duration // added to every answer
 
 	// AppID and TenantID appear in x-ms-throttle-scope on 429s from the
-	// token bucket; defaults are fixed made-up GUIDs (DefaultAppID,
+	// quota and the token bucket; defaults are fixed made-up GUIDs (DefaultAppID,
 	// DefaultTenantID).
 	AppID    string
 	TenantID string
 	// MaxRequests bounds the recorded requests for long-running use
 	// (oldest dropped first); 0 keeps every request. Calls counts all.
 	MaxRequests int
+	// Now is the clock of the quota (SetQuota) and of Request.Time; nil
+	// uses time.Now. Tests inject a fake clock to check the quota's
+	// arithmetic exactly. Delays and latency always use real time.
+	Now func() time.Time
 	// Logger receives one debug line per request (never the Authorization
 	// header); nil discards.
 	Logger *slog.Logger

@@ -1,6 +1,7 @@
 package graphsim
 
 import (
+	"maps"
 	"slices"
 	"time"
 )
@@ -63,8 +64,61 @@ func (s *Server) EndOutage() {
 	s.st.outageRA = ""
 }
 
+// SetQuota sets the tenant-wide write quota (see Quota), replacing any
+// earlier one; a zero Rate removes it. The bucket starts full, Steps count
+// from now, and the counters of QuotaStats and SuccessesByUser start again
+// from zero, so SetQuota marks the start of a measurement. An invalid q
+// (see Quota.Validate) is an error and changes nothing. The quota is
+// checked before the token bucket, so a call it throttles does not reach
+// the bucket.
+func (s *Server) SetQuota(q Quota) error {
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setQuotaLocked(q)
+	return nil
+}
+
+func (s *Server) setQuotaLocked(q Quota) {
+	s.st.quota = nil
+	if q.Rate > 0 {
+		s.st.quota = newQuotaBucket(q, s.now())
+	}
+	s.st.epoch++
+	s.st.succeeded = 0
+	s.st.successes = map[string]int{}
+}
+
+// QuotaStats returns a snapshot of the quota and of the successful answers
+// since the quota was last set (or the server reset).
+func (s *Server) QuotaStats() QuotaStats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out QuotaStats
+	if q := s.st.quota; q != nil {
+		out = q.stats(s.now())
+	}
+	out.Succeeded = s.st.succeeded
+	out.UsersSucceeded = int64(len(s.st.successes))
+	return out
+}
+
+// SuccessesByUser returns how many 2xx answers each user got from a
+// reprocess action since the quota was last set (or the server reset),
+// keyed by the lower-cased user id; users with none are absent.
+func (s *Server) SuccessesByUser() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.st.successes)
+}
+
 // SetTokenBucket limits writes tenant-wide to n per window, answering 429
-// with Retry-After when exceeded; n <= 0 removes the limit. Every call to a
+// with Retry-After when exceeded; n <= 0 removes the limit. SetQuota
+// models Graph's quota more closely (throttled calls are charged,
+// fractional Retry-After); this sliding window stays for tests that want
+// whole-second Retry-After values. Every call to a
 // reprocess action that passes the outage and token checks is a write,
 // whatever its scripted answer; rejected calls do not consume capacity. The
 // limit is a sliding window: a write frees its slot window after it was
@@ -119,8 +173,9 @@ func (s *Server) Calls(userID string) int {
 	return s.st.calls[fold(userID)]
 }
 
-// Reset forgets scripts, recorded requests, outage, bucket, accepted tokens
-// and latency (which returns to Options.Latency).
+// Reset forgets scripts, recorded requests, outage, quota and its
+// counters, bucket, accepted tokens and latency (which returns to
+// Options.Latency).
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -19,11 +19,15 @@ const maxBody = 1 << 20
 // serve handles one request: record it, pick the answer, write it.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := sentPath(r)
+	if path == ControlQuotaPath {
+		s.serveQuotaControl(w, r)
+		return
+	}
 	rt := parsePath(path)
 	n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, maxBody))
 	auth := r.Header.Get("Authorization")
 	rec := Request{
-		Time:             time.Now(),
+		Time:             s.now(),
 		Method:           r.Method,
 		Path:             path,
 		UserID:           rt.userID,
@@ -41,6 +45,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if i := a.seq - s.st.dropped; s.gen == a.gen && i >= 0 && i < len(s.st.requests) {
 		s.st.requests[i].Status = status
 	}
+	if s.gen == a.gen && s.st.epoch == a.epoch && rt.api != "" && status >= 200 && status < 300 {
+		s.st.succeeded++
+		s.st.successes[fold(rt.userID)]++
+	}
 	s.mu.Unlock()
 	s.logger.LogAttrs(r.Context(), slog.LevelDebug, "graphsim_request",
 		slog.String("method", r.Method),
@@ -57,6 +65,7 @@ type answer struct {
 	extra   http.Header   // headers the server adds besides the response's own
 	latency time.Duration // Options.Latency or SetLatency
 	gen     int           // state generation the request was recorded in
+	epoch   int           // quota epoch (state.epoch) the request was decided in
 	seq     int           // number of the recorded request in its generation
 }
 
@@ -75,14 +84,15 @@ func sentPath(r *http.Request) string {
 
 // decide records rec and chooses the answer under the lock, in this order:
 // unknown path (404), wrong method (405), outage (503), missing or wrong
-// token (401), token bucket (429), then the user's script, Forever answer,
+// token (401), quota (429), token bucket (429), then the user's script, Forever answer,
 // or the default. extra holds headers the server adds besides the
 // response's own.
 func (s *Server) decide(r *http.Request, rt route, rec Request) answer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.st
-	a := answer{extra: http.Header{}, latency: st.latency, gen: s.gen, seq: st.dropped + len(st.requests)}
+	a := answer{extra: http.Header{}, latency: st.latency, gen: s.gen, epoch: st.epoch,
+		seq: st.dropped + len(st.requests)}
 	st.requests = append(st.requests, rec)
 	if limit := s.opts.MaxRequests; limit > 0 && len(st.requests) > limit {
 		n := len(st.requests) - limit
@@ -111,18 +121,24 @@ func (s *Server) decide(r *http.Request, rt route, rec Request) answer {
 			Message: "Access token validation failure. Invalid audience."})
 	}
 	extra.Set("x-ms-resource-unit", "1")
+	pressure := 0.0 // fraction of the limit in use, for x-ms-throttle-limit-percentage
+	if q := st.quota; q != nil {
+		ok, usage, wait := q.charge(s.now())
+		if !ok {
+			return with(s.throttle(extra, formatRetryAfter(wait)))
+		}
+		pressure = usage
+	}
 	if b := st.bucket; b != nil {
-		now := time.Now()
+		now := s.now()
 		ok, wait := b.take(now)
 		if !ok {
-			extra.Set("x-ms-throttle-scope", "Tenant_Application/Write/"+s.opts.AppID+"/"+s.opts.TenantID)
-			extra.Set("x-ms-throttle-information", "WriteLimitExceeded")
-			return with(Response{Status: http.StatusTooManyRequests,
-				RetryAfter: strconv.FormatInt(retryAfterSeconds(wait), 10)})
+			return with(s.throttle(extra, strconv.FormatInt(retryAfterSeconds(wait), 10)))
 		}
-		if used := b.used(now); used > 0.8 {
-			extra.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(used, 'f', 2, 64))
-		}
+		pressure = max(pressure, b.used(now))
+	}
+	if pressure > 0.8 {
+		extra.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(pressure, 'f', 2, 64))
 	}
 	k := fold(rt.userID)
 	if q := st.queues[k]; len(q) > 0 {
@@ -140,6 +156,14 @@ func (s *Server) decide(r *http.Request, rt route, rec Request) answer {
 		return with(*st.def)
 	}
 	return with(Response{})
+}
+
+// throttle returns the tenant-wide write limit's 429, adding its scope
+// headers to extra.
+func (s *Server) throttle(extra http.Header, retryAfter string) Response {
+	extra.Set("x-ms-throttle-scope", "Tenant_Application/Write/"+s.opts.AppID+"/"+s.opts.TenantID)
+	extra.Set("x-ms-throttle-information", "WriteLimitExceeded")
+	return Response{Status: http.StatusTooManyRequests, RetryAfter: retryAfter}
 }
 
 // tokenOK checks the Authorization header against the accepted tokens.

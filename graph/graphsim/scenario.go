@@ -19,7 +19,8 @@ type Scenario struct {
 	Name        string         // free text for logs
 	Default     *Response      // answer for users without a script; nil: 200
 	Users       []UserScript   // per-user scripts, ids unique case-insensitively
-	TokenBucket *BucketSetting // tenant-wide write limit; nil: none
+	TokenBucket *BucketSetting // tenant-wide sliding-window write limit; nil: none
+	Quota       *Quota         // tenant-wide write quota (SetQuota); nil: none
 	Latency     time.Duration  // added to every answer
 }
 
@@ -82,7 +83,7 @@ func DemoUsers() []string {
 }
 
 // LoadScenario resets the server and applies sc. It does not validate sc;
-// ParseScenario does for JSON input.
+// ParseScenario does for JSON input. An invalid Quota is not applied.
 func (s *Server) LoadScenario(sc Scenario) {
 	s.Reset()
 	if sc.Default != nil {
@@ -90,6 +91,9 @@ func (s *Server) LoadScenario(sc Scenario) {
 	}
 	if sc.TokenBucket != nil {
 		s.SetTokenBucket(sc.TokenBucket.Writes, sc.TokenBucket.Window)
+	}
+	if sc.Quota != nil {
+		_ = s.SetQuota(*sc.Quota) // documented: an invalid quota is not applied
 	}
 	if sc.Latency > 0 {
 		s.SetLatency(sc.Latency)
@@ -112,6 +116,11 @@ func (sc Scenario) Validate() error {
 	}
 	if b := sc.TokenBucket; b != nil && b.Writes > 0 && b.Window <= 0 {
 		return errors.New("graphsim: scenario: token_bucket.window must be positive")
+	}
+	if sc.Quota != nil {
+		if err := sc.Quota.validate("graphsim: scenario: quota."); err != nil {
+			return err
+		}
 	}
 	if sc.Latency < 0 {
 		return errors.New("graphsim: scenario: latency must not be negative")
@@ -160,6 +169,7 @@ func validateResponse(where string, r Response) error {
 //	  "default": {"status": 200},
 //	  "latency": "20ms",
 //	  "token_bucket": {"writes": 3000, "window": "150s"},
+//	  "quota": {"rate": 40, "burst": 40, "steps": [{"at": "30s", "rate": 20}, {"at": "60s", "rate": 40}]},
 //	  "users": [
 //	    {"id": "throttled@contoso.onmicrosoft.com",
 //	     "responses": [{"status": 429, "retry_after": "1"}, {"status": 429, "retry_after": "1"}]},
@@ -167,7 +177,8 @@ func validateResponse(where string, r Response) error {
 //	  ]
 //	}
 //
-// A response takes status, code, message, retry_after, header (name to
+// token_bucket is SetTokenBucket and quota is SetQuota (burst and steps
+// are optional; see Quota). A response takes status, code, message, retry_after, header (name to
 // value or list of values), body, omit_body_request_id, delay, reset and
 // redirect_to.
 func ParseScenario(data []byte) (Scenario, error) {
@@ -200,6 +211,7 @@ type scenarioJSON struct {
 	Default     *responseJSON `json:"default,omitempty"`
 	Latency     duration      `json:"latency,omitempty"`
 	TokenBucket *bucketJSON   `json:"token_bucket,omitempty"`
+	Quota       *quotaJSON    `json:"quota,omitempty"`
 	Users       []userJSON    `json:"users,omitempty"`
 }
 
@@ -281,6 +293,9 @@ func (sc Scenario) MarshalJSON() ([]byte, error) {
 	if b := sc.TokenBucket; b != nil {
 		w.TokenBucket = &bucketJSON{Writes: b.Writes, Window: duration(b.Window)}
 	}
+	if sc.Quota != nil {
+		w.Quota = quotaToWire(*sc.Quota)
+	}
 	for _, u := range sc.Users {
 		uj := userJSON{ID: u.ID}
 		for _, r := range u.Responses {
@@ -314,6 +329,10 @@ func (sc *Scenario) UnmarshalJSON(data []byte) error {
 	}
 	if b := w.TokenBucket; b != nil {
 		out.TokenBucket = &BucketSetting{Writes: b.Writes, Window: time.Duration(b.Window)}
+	}
+	if w.Quota != nil {
+		q := quotaFromWire(*w.Quota)
+		out.Quota = &q
 	}
 	for _, u := range w.Users {
 		us := UserScript{ID: u.ID}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -60,6 +61,7 @@ func TestScenarioJSONRoundTrip(t *testing.T) {
 	sc := graphsim.DemoScenario()
 	sc.Default = &graphsim.Response{Status: 204, Header: http.Header{"X-Multi": {"a", "b"}}}
 	sc.TokenBucket = &graphsim.BucketSetting{Writes: 3000, Window: 150 * time.Second}
+	sc.Quota = &graphsim.Quota{Rate: 40, Burst: 80, Steps: []graphsim.QuotaStep{{At: 30 * time.Second, Rate: 20}, {At: time.Minute, Rate: 40.5}}}
 	sc.Latency = 20 * time.Millisecond
 	sc.Users = append(sc.Users, graphsim.UserScript{ID: "slow@contoso.com", Responses: []graphsim.Response{
 		{Delay: 1500 * time.Millisecond, Reset: true},
@@ -105,6 +107,15 @@ func TestParseScenarioRejects(t *testing.T) {
 		"empty id":               {`{"users":[{"responses":[]}]}`, `users[0].id is empty`},
 		"duplicate id":           {`{"users":[{"id":"a@b.co"},{"id":"A@B.co"}]}`, `users[1].id "A@B.co" appears twice`},
 		"window":                 {`{"token_bucket":{"writes":5}}`, `token_bucket.window`},
+		"unknown quota field":    {`{"quota":{"rate":1,"brust":2}}`, `unknown field "brust"`},
+		"unknown step field":     {`{"quota":{"rate":1,"steps":[{"at":"1s","rate":1,"x":1}]}}`, `unknown field "x"`},
+		"quota rate":             {`{"quota":{"rate":-5}}`, `quota.rate -5`},
+		"quota rate missing":     {`{"quota":{"burst":5}}`, `quota.rate must be positive`},
+		"quota burst":            {`{"quota":{"rate":5,"burst":0.5}}`, `quota.burst 0.5`},
+		"quota step at":          {`{"quota":{"rate":5,"steps":[{"at":"0s","rate":1}]}}`, `quota.steps[0].at`},
+		"quota step order":       {`{"quota":{"rate":5,"steps":[{"at":"2s","rate":1},{"at":"1s","rate":1}]}}`, `quota.steps[1].at 1s must be after steps[0].at 2s`},
+		"quota step rate":        {`{"quota":{"rate":5,"steps":[{"at":"1s","rate":0}]}}`, `quota.steps[0].rate`},
+		"quota step duration":    {`{"quota":{"rate":5,"steps":[{"at":"soon","rate":1}]}}`, `"soon"`},
 		"relative redirect":      {`{"users":[{"id":"a@b.co","responses":[{"redirect_to":"/x"}]}]}`, `users[0].responses[0].redirect_to`},
 		"header value":           {`{"default":{"header":{"X":5}}}`, `header value`},
 		"trailing data":          {`{} {}`, `data after`},
@@ -145,6 +156,26 @@ func TestLoadScenarioAppliesTenantSettings(t *testing.T) {
 	assert.Equal(t, []int{503, 404, 429}, answers(t, s, c, "a@contoso.com", 3))
 	s.LoadScenario(graphsim.Scenario{Default: &graphsim.Response{Status: 202}})
 	assert.Equal(t, []int{202, 202, 202}, answers(t, s, c, "b@contoso.com", 3), "loading resets the bucket")
+
+	// A quota: far too slow to refill during the test, so the third call
+	// is throttled with about 2 tokens / 0.001 per s to wait.
+	sc, err = graphsim.ParseScenario([]byte(`{"quota": {"rate": 0.001, "burst": 2, "steps": [{"at": "1h", "rate": 5}]}}`))
+	require.NoError(t, err)
+	s.LoadScenario(sc)
+	st := s.QuotaStats()
+	assert.True(t, st.Enabled)
+	assert.InDelta(t, 2.0, st.Burst, 0)
+	res := post(t, s, c, "c@contoso.com")
+	assert.Equal(t, http.StatusOK, res.status)
+	assert.Equal(t, []int{200, 429}, answers(t, s, c, "c@contoso.com", 2))
+	ra, err := strconv.ParseFloat(post(t, s, c, "c@contoso.com").header.Get("Retry-After"), 64)
+	require.NoError(t, err)
+	assert.InDelta(t, 3000, ra, 10, "three tokens short at 0.001/s")
+	assert.Equal(t, int64(4), s.QuotaStats().Calls)
+
+	// LoadScenario does not validate: an invalid quota is left out.
+	s.LoadScenario(graphsim.Scenario{Quota: &graphsim.Quota{Rate: -1}})
+	assert.False(t, s.QuotaStats().Enabled)
 }
 
 func FuzzParseScenario(f *testing.F) {
@@ -153,6 +184,7 @@ func FuzzParseScenario(f *testing.F) {
 	f.Add(demo)
 	f.Add([]byte(`{"users":[{"id":"a@b.co","responses":[{"status":429,"retry_after":"1","header":{"x":["1","2"]}}]}]}`))
 	f.Add([]byte(`{"latency":"1s","token_bucket":{"writes":1,"window":"1s"}}`))
+	f.Add([]byte(`{"quota":{"rate":40,"burst":40,"steps":[{"at":"30s","rate":20},{"at":"60s","rate":40}]}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sc, err := graphsim.ParseScenario(data)
 		if err != nil {

@@ -53,19 +53,26 @@ type state struct {
 	outage   bool
 	outageRA string
 	bucket   *bucket
-	latency  time.Duration
-	tokens   []string // accepted bearer tokens; nil: Options.RequireToken
-	requests []Request
-	dropped  int            // requests dropped from the front (Options.MaxRequests)
-	calls    map[string]int // per folded user id
+	quota    *quotaBucket // nil: no quota
+	epoch    int          // incremented by SetQuota; successes count per epoch
+	// succeeded and successes count 2xx answers to reprocess calls since
+	// SetQuota or Reset: in all, and per folded user id.
+	succeeded int64
+	successes map[string]int
+	latency   time.Duration
+	tokens    []string // accepted bearer tokens; nil: Options.RequireToken
+	requests  []Request
+	dropped   int            // requests dropped from the front (Options.MaxRequests)
+	calls     map[string]int // per folded user id
 }
 
 func newState(opts Options) state {
 	return state{
-		queues:  map[string][]Response{},
-		forever: map[string]Response{},
-		calls:   map[string]int{},
-		latency: opts.Latency,
+		queues:    map[string][]Response{},
+		forever:   map[string]Response{},
+		calls:     map[string]int{},
+		successes: map[string]int{},
+		latency:   opts.Latency,
 	}
 }
 
@@ -181,6 +188,14 @@ func (s *Server) Handler() http.Handler {
 		defer s.handlers.Done()
 		s.serve(w, r)
 	})
+}
+
+// now reads the server's clock (Options.Now, default time.Now).
+func (s *Server) now() time.Time {
+	if s.opts.Now != nil {
+		return s.opts.Now()
+	}
+	return time.Now()
 }
 
 // fold is the key under which a user's script and calls are kept: Graph
