@@ -39,15 +39,15 @@ type scenario struct {
 
 // result is what a drain measured.
 type result struct {
-	elapsed                  time.Duration
-	stats                    graphsim.QuotaStats
-	completed, coalesced     float64
-	deadLettered             float64
-	perReplica               []float64 // messages finished by each replica
-	perSecond                []int64   // successes per second of the run
-	rateAtEnd                []float64 // each replica's limiter rate at the end
-	messages, distinctUsers  int
-	allowedCalls             float64 // what the quota allowed over elapsed
+	elapsed                 time.Duration
+	stats                   graphsim.QuotaStats
+	completed, coalesced    float64
+	deadLettered            float64
+	perReplica              []float64 // messages finished by each replica
+	perSecond               []int64   // successes per second of the run
+	rateAtEnd               []float64 // each replica's limiter rate at the end
+	messages, distinctUsers int
+	allowedCalls            float64 // what the quota allowed over elapsed
 }
 
 // utilisation is successes per second divided by the allowed rate.
