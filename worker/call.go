@@ -68,6 +68,7 @@ func (w *Worker) runCall(call *userCall) {
 		}
 		if o.kind == graph.KindThrottled {
 			w.metrics.throttled.Inc()
+			w.throttledTotal.Add(1)
 		}
 		var next time.Duration
 		if o.kind == graph.KindTransient && !o.cancelled {

@@ -40,6 +40,7 @@ const (
 	DefaultReceiveRetryInterval = time.Second
 	DefaultSettleTimeout        = 30 * time.Second
 	DefaultCoalesceSkew         = time.Second
+	DefaultPacingLogInterval    = 10 * time.Second
 	DefaultCoalesceMemory       = 50000
 	DefaultCoalesceMaxAge       = time.Hour
 	// maxReceiveRetryInterval caps the backoff after Service Bus errors.
@@ -70,6 +71,10 @@ type Config struct {
 	// (LICENSEFIX_COALESCE_MEMORY, default 50000; least recently used out
 	// first; about 150 bytes each).
 	CoalesceMemory int
+	// PacingLogInterval is how often the worker logs a "graph pacing" line
+	// (the limiter's rate and phase, calls throttled since the last line)
+	// while the rate moves or calls are throttled (default 10s).
+	PacingLogInterval time.Duration
 	// CoalesceMaxAge is how long a successful call is remembered
 	// (LICENSEFIX_COALESCE_MAX_AGE, default 1h).
 	CoalesceMaxAge time.Duration
@@ -151,6 +156,9 @@ func (c Config) WithDefaults() Config {
 		c.SettleTimeout = DefaultSettleTimeout
 	}
 	c.Pacing = c.Pacing.WithDefaults()
+	if c.PacingLogInterval == 0 {
+		c.PacingLogInterval = DefaultPacingLogInterval
+	}
 	if c.CoalesceSkew == 0 {
 		c.CoalesceSkew = DefaultCoalesceSkew
 	}
@@ -203,6 +211,8 @@ func (c Config) Validate() error {
 		return bad(EnvCoalesceSkew, "must be >= 0, got %s", c.CoalesceSkew)
 	case c.CoalesceMemory < 1:
 		return bad(EnvCoalesceMemory, "must be >= 1, got %d", c.CoalesceMemory)
+	case c.PacingLogInterval <= 0:
+		return bad("PacingLogInterval", "must be > 0, got %s", c.PacingLogInterval)
 	case c.CoalesceMaxAge <= 0:
 		return bad(EnvCoalesceMaxAge, "must be > 0, got %s", c.CoalesceMaxAge)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,14 +88,15 @@ type Worker struct {
 	disconnected atomic.Bool
 
 	// Set by Run before any message goroutine starts.
-	stopping  chan struct{}   // closed when shutdown begins
-	callCtx   context.Context // cancelled when in-flight calls must end
-	settleCtx context.Context // cancelled when settlement must end
-	slotFreed chan struct{}
-	inFlight  atomic.Int64  // messages held
-	callSlots chan struct{} // one token per Graph call in flight
-	lockNanos atomic.Int64  // the longest lock duration seen (0: none yet)
-	wg        sync.WaitGroup
+	stopping       chan struct{}   // closed when shutdown begins
+	callCtx        context.Context // cancelled when in-flight calls must end
+	settleCtx      context.Context // cancelled when settlement must end
+	slotFreed      chan struct{}
+	inFlight       atomic.Int64  // messages held
+	callSlots      chan struct{} // one token per Graph call in flight
+	throttledTotal atomic.Int64  // calls answered 429
+	lockNanos      atomic.Int64  // the longest lock duration seen (0: none yet)
+	wg             sync.WaitGroup
 }
 
 // New validates cfg (after WithDefaults) and returns a Worker.
@@ -174,7 +176,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "worker started",
 		slog.Int("concurrency", w.cfg.Concurrency),
 		slog.String("graph_api", string(w.cfg.GraphAPI)))
+	reported := make(chan struct{})
+	go func() {
+		defer close(reported)
+		w.reportPacing(ctx)
+	}()
 	runErr := w.intake(ctx)
+	<-reported
 
 	// Shutdown: intake has stopped. Calls in flight get ShutdownTimeout
 	// minus a reserve for settlement; settlement gets all of it.
@@ -289,6 +297,38 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// reportPacing logs the limiter's state every PacingLogInterval while it
+// moves (the rate changed by more than 5 %, or calls were throttled), until
+// ctx ends.
+func (w *Worker) reportPacing(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.PacingLogInterval)
+	defer tick.Stop()
+	lim := w.gates.limiter()
+	lastRate, lastThrottled := lim.Rate(), w.throttledCalls()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		rate, throttled := lim.Rate(), w.throttledCalls()
+		if throttled == lastThrottled && math.Abs(rate-lastRate) <= 0.05*lastRate {
+			continue
+		}
+		_, held := lim.Held(w.clock.Now())
+		w.log.Info("graph pacing",
+			slog.Float64("rate_limit", math.Round(rate*100)/100),
+			slog.String("phase", lim.Phase().String()),
+			slog.Int64("throttled", throttled-lastThrottled),
+			slog.Bool("retry_after_hold", held),
+			slog.Int64("messages_held", w.inFlight.Load()))
+		lastRate, lastThrottled = rate, throttled
+	}
+}
+
+// throttledCalls is the count of calls answered 429 so far.
+func (w *Worker) throttledCalls() int64 { return w.throttledTotal.Load() }
 
 // errHeldBack is the cause of a receive cancelled because calls are held.
 var errHeldBack = errors.New("worker: calls held back")

@@ -86,16 +86,21 @@ func runDev(ctx context.Context, e *Env, args []string) error {
 	var once bool
 	var httpAddr, emulatorAddr string
 	var maxRetry time.Duration
+	var pacingUsers int
 	s.Bool(&once, "once", "LICENSEFIX_DEV_ONCE", false, "exit 0 once the sample set is settled instead of running until Ctrl-C")
 	s.String(&httpAddr, "http-addr", "LICENSEFIX_HTTP_ADDR", "127.0.0.1:0", "listen address for the worker's /livez, /readyz and /metrics")
 	s.String(&emulatorAddr, "emulator-listen", "LICENSEFIX_EMULATOR_LISTEN", "127.0.0.1:0", "listen address of the in-process Service Bus emulator")
 	s.Duration(&maxRetry, "max-retry-duration", "LICENSEFIX_MAX_RETRY_DURATION", 8*time.Second, "retry budget per message (short in the demo so RetriesExhausted shows up)")
+	s.Int(&pacingUsers, "pacing-users", "LICENSEFIX_DEV_PACING_USERS", 300, "messages for distinct users sent after the samples, against a simulated quota of 20 calls/s, to show the pacing adapt (0 = skip)")
 	ls := addLogSettings(s)
 	if err := s.Parse(args); err != nil {
 		return err
 	}
 	if len(s.Args()) > 0 {
 		return usagef("dev takes no arguments, got %q", s.Args())
+	}
+	if pacingUsers < 0 {
+		return s.Invalid("LICENSEFIX_DEV_PACING_USERS", "must be >= 0, got %d", pacingUsers)
 	}
 	if maxRetry <= 0 {
 		return s.Invalid("LICENSEFIX_MAX_RETRY_DURATION", "must be positive")
@@ -126,6 +131,8 @@ func runDev(ctx context.Context, e *Env, args []string) error {
 		Concurrency: 8,
 		Retry:       retry.Policy{InitialInterval: 250 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsed: maxRetry, Multiplier: 2},
 		ReceiveWait: 2 * time.Second,
+		// Show the limiter adapting in the demo's log.
+		PacingLogInterval: time.Second,
 	}
 	sbOpts := sbconn.Options{ConnectionString: emu.ConnectionString()}
 
@@ -154,6 +161,13 @@ func runDev(ctx context.Context, e *Env, args []string) error {
 	if settled {
 		if err := printDevSummary(ctx, e.Stdout, sbOpts, len(samples), sim); err != nil {
 			logger.Warn("summary failed", slog.String("error", err.Error()))
+		}
+		if pacingUsers > 0 {
+			if done, err := pacingDemo(ctx, e.Stdout, sbOpts, emu, sim, pacingUsers, served); done {
+				return err
+			} else if err != nil {
+				logger.Warn("pacing demo failed", slog.String("error", err.Error()))
+			}
 		}
 		if !once {
 			fmt.Fprintln(e.Stdout, "The worker keeps running; press Ctrl-C to stop.")
@@ -249,4 +263,76 @@ func printDevSummary(ctx context.Context, out io.Writer, sbOpts sbconn.Options, 
 	}
 	fmt.Fprintln(out, "Inspect them with: licensefix dlq list --summary (same connection string as above)")
 	return nil
+}
+
+// devQuota is the simulated Graph quota of the pacing demo.
+var devQuota = graphsim.Quota{Rate: 20, Burst: 20}
+
+// pacingDemo sends n messages for distinct users against devQuota and
+// prints, each second, the calls Graph accepted and throttled, until the
+// queue is drained. done reports that the worker stopped (with its error).
+func pacingDemo(ctx context.Context, out io.Writer, sbOpts sbconn.Options, emu *sbemu.Server, sim *graphsim.Server, n int, served <-chan error) (done bool, err error) {
+	if err := sim.SetQuota(devQuota); err != nil {
+		return false, err
+	}
+	client, err := sbconn.NewClient(sbOpts)
+	if err != nil {
+		return false, err
+	}
+	defer client.Close(context.WithoutCancel(ctx))
+	sender, err := client.NewSender(devQueue, nil)
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(out, "\nPacing: %d messages for distinct users against a simulated Graph quota of %g calls/s (Graph's real one is about 20/s per app and tenant).\n", n, devQuota.Rate)
+	fmt.Fprintln(out, "The worker starts at LICENSEFIX_GRAPH_INITIAL_RATE, speeds up until Graph signals >80 % usage, then holds just below the quota:")
+	batch, err := sender.NewMessageBatch(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	ct := "application/json"
+	for i := range n {
+		body, err := messages.Encode(messages.LicenseFixed{UserID: fmt.Sprintf("pacing-%04d@contoso.com", i), Source: "licensefix-dev", Reason: "pacing demo"})
+		if err != nil {
+			return false, err
+		}
+		id := fmt.Sprintf("dev-pacing-%04d", i)
+		msg := &azservicebus.Message{MessageID: &id, Body: body, ContentType: &ct}
+		if err := batch.AddMessage(msg, nil); err != nil {
+			if err := sender.SendMessageBatch(ctx, batch, nil); err != nil {
+				return false, err
+			}
+			if batch, err = sender.NewMessageBatch(ctx, nil); err != nil {
+				return false, err
+			}
+			if err := batch.AddMessage(msg, nil); err != nil {
+				return false, err
+			}
+		}
+	}
+	if batch.NumMessages() > 0 {
+		if err := sender.SendMessageBatch(ctx, batch, nil); err != nil {
+			return false, err
+		}
+	}
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var lastOK, lastThrottled int64
+	for sec := 1; ; sec++ {
+		select {
+		case <-ctx.Done():
+			return false, nil
+		case err := <-served:
+			return true, err
+		case <-tick.C:
+		}
+		st := sim.QuotaStats()
+		fmt.Fprintf(out, "  %3ds  accepted %3d/s  throttled %2d\n", sec, st.Accepted-lastOK, st.Throttled-lastThrottled)
+		lastOK, lastThrottled = st.Accepted, st.Throttled
+		if qs, err := emu.QueueStats(devQueue); err == nil && qs.Active+qs.Locked+qs.Deferred+qs.Scheduled == 0 {
+			fmt.Fprintf(out, "Pacing: %d calls accepted, %d throttled (%.1f %%), in %ds.\n", st.Accepted, st.Throttled,
+				100*float64(st.Throttled)/max(1, float64(st.Calls)), sec)
+			return false, nil
+		}
+	}
 }

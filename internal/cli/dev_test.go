@@ -14,7 +14,7 @@ import (
 // simulator, worker and the real SDK, and checks the summary it prints.
 func TestDevOnceSettlesTheSampleSet(t *testing.T) {
 	t.Parallel()
-	code, out, errOut := runCLI(t, nil, "dev", "--once", "--max-retry-duration", "4s", "--log-format", "json")
+	code, out, errOut := runCLI(t, nil, "dev", "--once", "--max-retry-duration", "4s", "--log-format", "json", "--pacing-users", "60")
 	require.Equal(t, ExitOK, code, errOut)
 	assert.Contains(t, out, "Sending 14 sample messages")
 	row := func(outcome, reason string, n int) *regexp.Regexp {
@@ -26,9 +26,14 @@ func TestDevOnceSettlesTheSampleSet(t *testing.T) {
 	assert.Regexp(t, row("dead-lettered", "GraphRejected", 1), out)
 	assert.Regexp(t, row("dead-lettered", "RetriesExhausted", 1), out)
 	// One JSON log line per outcome, and never the emulator's key.
-	assert.Equal(t, 8, strings.Count(errOut, `"msg":"message completed"`))
+	assert.Equal(t, 8+60, strings.Count(errOut, `"msg":"message completed"`), "the samples and the pacing demo")
 	assert.Equal(t, 6, strings.Count(errOut, `"msg":"message dead-lettered"`))
 	assert.NotContains(t, errOut, "SAS_KEY_VALUE")
+	// The pacing demo drains its 60 users against the simulated quota and
+	// the worker logs its limiter as the rate moves.
+	assert.Contains(t, out, "Pacing: 60 messages for distinct users")
+	assert.Regexp(t, `Pacing: 6\d calls accepted, \d+ throttled`, out)
+	assert.Contains(t, errOut, `"msg":"graph pacing"`)
 }
 
 func TestDevRejectsBadSettings(t *testing.T) {
