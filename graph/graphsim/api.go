@@ -59,7 +59,8 @@ type Options struct {
 	MaxRequests int
 	// Now is the clock of the quota (SetQuota) and of Request.Time; nil
 	// uses time.Now. Tests inject a fake clock to check the quota's
-	// arithmetic exactly. Delays and latency always use real time.
+	// arithmetic exactly. Delays and latency always use real time. Now is
+	// called with the server's lock held: it must not call the Server.
 	Now func() time.Time
 	// Logger receives one debug line per request (never the Authorization
 	// header); nil discards.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/licensefix/licensefix/graph/graphsim"
 )
@@ -55,6 +56,37 @@ func ExampleDemoScenario() {
 	// unknown@contoso.onmicrosoft.com 404
 }
 
+// A quota of 10 calls per second: the burst goes through, then every call
+// is throttled and charged, so Retry-After grows while the client keeps
+// calling. The stats are what a benchmark reads (also over HTTP, from
+// ControlQuotaPath).
+func ExampleServer_SetQuota() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	sim := graphsim.New(graphsim.Options{Now: func() time.Time { return now }})
+	defer sim.Close()
+	if err := sim.SetQuota(graphsim.Quota{Rate: 10, Steps: []graphsim.QuotaStep{{At: time.Minute, Rate: 5}}}); err != nil {
+		fmt.Println(err)
+		return
+	}
+	h := sim.Handler()
+	for i := range 12 {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1.0/users/adele@contoso.com/reprocessLicenseAssignment", nil))
+		if i >= 8 {
+			fmt.Printf("%d retry-after=%q limit-percentage=%q\n", rec.Code,
+				rec.Header().Get("Retry-After"), rec.Header().Get("x-ms-throttle-limit-percentage"))
+		}
+	}
+	st := sim.QuotaStats()
+	fmt.Printf("calls=%d accepted=%d throttled=%d balance=%g users=%d\n", st.Calls, st.Accepted, st.Throttled, st.Balance, st.UsersSucceeded)
+	// Output:
+	// 200 retry-after="" limit-percentage="0.90"
+	// 200 retry-after="" limit-percentage="1.00"
+	// 429 retry-after="0.2" limit-percentage=""
+	// 429 retry-after="0.3" limit-percentage=""
+	// calls=12 accepted=10 throttled=2 balance=-2 users=1
+}
+
 // BenchmarkHandler measures the handler alone (no network) on the default
 // path and on a throttled tenant.
 func BenchmarkHandler(b *testing.B) {
@@ -64,6 +96,9 @@ func BenchmarkHandler(b *testing.B) {
 	}{
 		{"default", func(*graphsim.Server) {}},
 		{"bucket", func(s *graphsim.Server) { s.SetTokenBucket(1000, 1<<62) }},
+		{"quota", func(s *graphsim.Server) {
+			_ = s.SetQuota(graphsim.Quota{Rate: 1e-9, Burst: 1000, Steps: []graphsim.QuotaStep{{At: time.Hour, Rate: 1}}})
+		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := graphsim.New(graphsim.Options{})
