@@ -1,0 +1,133 @@
+package quotabench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/graph/graphsim"
+	"github.com/licensefix/licensefix/sbemu"
+	"github.com/stretchr/testify/require"
+)
+
+// buildBinary builds licensefix into a temporary directory.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "licensefix")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/licensefix/licensefix/cmd/licensefix")
+	out, err := cmd.CombinedOutput()
+	require.NoError(tb, err, "%s", out)
+	return bin
+}
+
+// freeAddr returns a loopback address nobody listens on.
+func freeAddr(tb testing.TB) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	addr := ln.Addr().String()
+	require.NoError(tb, ln.Close())
+	return addr
+}
+
+// procStatus reads a field (in kB) of /proc/<pid>/status.
+func procStatus(pid int, field string) int64 {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return -1
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+// procCPU returns the user+system CPU time of pid from /proc/<pid>/stat.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// Fields after the command name's closing parenthesis; utime and stime
+	// are the 14th and 15th fields overall, in clock ticks (100 Hz).
+	rest := string(b[strings.LastIndexByte(string(b), ')')+2:])
+	f := strings.Fields(rest)
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// BenchmarkWorkerProcess runs `licensefix run` as its own process against
+// the in-process emulator holding a backlog of 10,000 messages and a Graph
+// simulator with 100 ms latency and no quota, and reports the worker
+// process's peak RSS (VmHWM), its CPU per message and msgs/s ÷ (concurrency
+// ÷ latency).
+func BenchmarkWorkerProcess(b *testing.B) {
+	const n, concurrency = 10000, 16
+	latency := 100 * time.Millisecond
+	bin := buildBinary(b)
+	for b.Loop() {
+		sb, err := sbemu.NewServer(&sbemu.Options{TB: b})
+		require.NoError(b, err)
+		gs, err := graphsim.NewServer(graphsim.Options{Latency: latency, MaxRequests: 1})
+		require.NoError(b, err)
+		client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), clientOptions())
+		require.NoError(b, err)
+		sendAll(b, client, scenario{users: n, perUser: 1})
+		_ = client.Close(context.Background())
+
+		ctx, cancel := context.WithCancel(context.Background())
+		cmd := exec.CommandContext(ctx, bin, "run")
+		cmd.Env = append(os.Environ(),
+			"LICENSEFIX_SERVICEBUS_CONNECTION_STRING="+sb.ConnectionString(),
+			"LICENSEFIX_GRAPH_URL="+gs.URL,
+			"LICENSEFIX_GRAPH_AUTH=none",
+			"LICENSEFIX_HTTP_ADDR="+freeAddr(b),
+			"LICENSEFIX_LOG_FORMAT=json",
+			"LICENSEFIX_LOG_LEVEL=warn",
+			fmt.Sprintf("LICENSEFIX_CONCURRENCY=%d", concurrency),
+		)
+		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		require.NoError(b, cmd.Start())
+		start := time.Now()
+		pid := cmd.Process.Pid
+		var peak int64
+		for {
+			time.Sleep(200 * time.Millisecond)
+			peak = max(peak, procStatus(pid, "VmHWM"))
+			if gs.QuotaStats().Succeeded >= n {
+				st, err := sb.QueueStats(sbemu.DefaultQueueName)
+				if err == nil && st.Active+st.Locked == 0 {
+					break
+				}
+			}
+			if time.Since(start) > 10*time.Minute {
+				b.Fatal("the worker did not drain the backlog")
+			}
+		}
+		elapsed := time.Since(start)
+		cpu := procCPU(pid)
+		peak = max(peak, procStatus(pid, "VmHWM"))
+		cancel()
+		_ = cmd.Wait()
+		_ = gs.Close()
+		rate := float64(n) / elapsed.Seconds()
+		b.Logf("drained %d in %s: %.1f msgs/s, peak RSS %d KiB, CPU %s", n, elapsed.Round(time.Millisecond), rate, peak, cpu)
+		b.ReportMetric(rate/(concurrency/latency.Seconds()), "efficiency")
+		b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
+		b.ReportMetric(float64(cpu.Microseconds())/n/1000, "cpu-ms/msg")
+	}
+}
