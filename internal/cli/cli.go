@@ -21,6 +21,10 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitInterrupted is a command stopped by Ctrl-C (SIGINT) or SIGTERM
+	// after a graceful stop, as shells report a process killed by SIGINT
+	// (128+2).
+	ExitInterrupted = 130
 )
 
 // Env is everything a subcommand may touch of the process.
