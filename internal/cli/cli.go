@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/licensefix/licensefix/internal/azcred"
 	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/internal/logging"
 	"github.com/licensefix/licensefix/internal/sbconn"
@@ -99,7 +100,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue), envflag.IsSettingError(err), sbconn.IsSettingError(err):
+	case errors.As(err, &ue), envflag.IsSettingError(err), sbconn.IsSettingError(err), azcred.IsConfigError(err):
 		return ExitUsage
 	default:
 		return ExitFailure
@@ -169,7 +170,7 @@ func addServiceBusSettings(s *envflag.Set) *serviceBusSettings {
 
 // options validates the settings and returns sbconn options.
 func (sb *serviceBusSettings) options(s *envflag.Set) (sbconn.Options, error) {
-	o := sbconn.Options{ConnectionString: sb.connectionString, Namespace: sb.namespace}
+	o := sbconn.Options{ConnectionString: sb.connectionString, Namespace: sb.namespace, Getenv: s.Getenv}
 	if err := o.Validate(); err != nil {
 		var se *sbconn.Error
 		if errors.As(err, &se) {
