@@ -47,6 +47,11 @@
 //     the outstanding matches are locked elsewhere or gone and are reported
 //     as failed.
 //
+// A dry run stops after step 1 and reports the plan, including the
+// non-matching messages step 3 would defer (their sequence numbers in
+// [Report.Deferred]): the active messages, not selected, that stand before
+// the last selected active one.
+//
 // [List] and Replay treat deferred DLQ messages like any other.
 //
 // Alternatives found in the SDK are not better: a receive-and-delete
@@ -58,6 +63,18 @@
 // aimed at one message. Deferral is the only settlement that keeps both the
 // sequence number and the delivery count and still leaves the message
 // reachable by sequence number.
+//
+// # Pacing and locks
+//
+// With a rate ([ReplayOptions.Rate], golang.org/x/time/rate with a burst of
+// one) the wait for the next send slot happens before a message is
+// received, never between receive and complete, so a replay slower than the
+// queue's lock duration is safe. A slot acquired before a receive that
+// yields a non-matching message (deferred, not sent) is kept for the next
+// receive. While a message is held it is locked for at most one send and
+// one completion, and its lock is still renewed at half of its remaining
+// time (as the worker does) so that a slow broker or network cannot let it
+// expire in between.
 //
 // # Moving one message
 //
@@ -75,11 +92,18 @@
 // The copy is sent, and the broker has confirmed it, before the original is
 // completed. A replay stopped at any instant therefore leaves every message
 // in the DLQ, in the queue, or (stopped between the two steps) in both, and
-// never in neither. Cancelling the context is a graceful stop: a message
-// whose copy has been sent is still completed (bounded by SettleTimeout),
-// then Replay returns. A crash between the two steps (simulated in tests by
-// an AfterSend hook returning an error) leaves the original locked until its
-// lock expires; it is then available again and a re-run recognises its copy.
+// never in neither.
+//
+// Cancelling the context (Ctrl-C) is a graceful stop with two cases. A
+// message received whose copy has not been sent is abandoned: it is
+// unlocked at once and stays in the DLQ (a deferred one stays deferred), so
+// an immediate re-run takes it ([Report.Abandoned]). A message whose copy
+// send has started is finished: the send and the completion of the original
+// ignore the cancellation, bounded by SettleTimeout. Replay then returns
+// ctx.Err() with [Report.Interrupted] set and the partial report. A crash
+// between the two steps (simulated in tests by an AfterSend hook returning
+// an error) leaves the original locked until its lock expires; it is then
+// available again and a re-run recognises its copy.
 //
 // # Running again after an interruption
 //
@@ -96,7 +120,13 @@
 //
 // # Audit
 //
-// Every Replay, dry run or not, ends with one info log line "replay_audit"
-// naming the actor and host, the filters and limits, the counts, and the
-// message ids replayed, skipped and failed.
+// Every Replay, dry run or not, writes two info log lines "replay_audit",
+// sharing a replay_id. The one with phase "start" is written before
+// anything is read or locked and names the actor and host, the filters and
+// the limits; a replay that is killed still leaves it. The one with phase
+// "end" repeats those and adds the counts (replayed, recovered, skipped,
+// failed, deferred, abandoned, unhandled, lock renewals, interrupted), the
+// messages planned, replayed, recovered, abandoned, skipped and failed, by
+// message id ("seq:N" for a message without one; moves as "old->new"), and
+// the deferred sequence numbers.
 package dlq

@@ -2,6 +2,7 @@ package dlq_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -378,13 +379,13 @@ func TestReplayDryRunChangesNothing(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.deadLetter(t, mixed...)
 	before := h.dlqSnaps(t)
+	first := before[0].seq
 	ep := h.open(t)
 	var logs strings.Builder
 	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))
+	filter := dlq.Filter{Reasons: []string{dlq.ReasonGraphRejected}}
 
-	rep, err := dlq.Replay(testCtx(t), ep, dlq.ReplayOptions{
-		Filter: dlq.Filter{Reasons: []string{dlq.ReasonGraphRejected}}, DryRun: true, Logger: logger, Actor: "ops", Host: "box",
-	})
+	rep, err := dlq.Replay(testCtx(t), ep, dlq.ReplayOptions{Filter: filter, DryRun: true, Logger: logger, Actor: "ops", Host: "box"})
 	require.NoError(t, err)
 	assert.True(t, rep.DryRun)
 	require.Len(t, rep.Planned, 2)
@@ -392,15 +393,116 @@ func TestReplayDryRunChangesNothing(t *testing.T) {
 	assert.Equal(t, dlq.ReplayMessageID(before[1].id, before[1].seq, 1), rep.Planned[0].NewMessageID)
 	assert.Equal(t, "bob@contoso.com", rep.Planned[0].UserID)
 	assert.Empty(t, rep.Replayed)
-	assert.Equal(t, "dry run: would replay 2, skipped 0", rep.String())
+	// bob (seq+1) and alice's second (seq+4) match; alice, carol and dave
+	// stand before alice's second and would be deferred.
+	assert.Equal(t, []int64{first, first + 2, first + 3}, rep.Deferred)
+	assert.Equal(t, fmt.Sprintf("dry run: would replay 2, skipped 0; would defer 3 non-matching messages standing before a match (sequence numbers %d,%d,%d); they would remain in the DLQ, listed as deferred", first, first+2, first+3), rep.String())
 
 	assert.Equal(t, before, h.dlqSnaps(t))
 	assert.Empty(t, h.queueMessages(t))
-	assert.Contains(t, logs.String(), `"msg":"replay_audit"`)
-	assert.Contains(t, logs.String(), `"actor":"ops"`)
-	assert.Contains(t, logs.String(), `"host":"box"`)
-	assert.Contains(t, logs.String(), `"dry_run":true`)
-	assert.Contains(t, logs.String(), `"filter":"reason=GraphRejected user_id=any since=any until=any"`)
+	lines := auditLines(t, logs.String())
+	require.Len(t, lines, 2)
+	for _, l := range lines {
+		assert.Equal(t, "ops", l["actor"])
+		assert.Equal(t, "box", l["host"])
+		assert.Equal(t, true, l["dry_run"])
+		assert.Equal(t, "reason=GraphRejected user_id=any since=any until=any", l["filter"])
+	}
+
+	// The real run defers exactly what the dry run announced.
+	real, err := dlq.Replay(testCtx(t), ep, dlq.ReplayOptions{Filter: filter})
+	require.NoError(t, err)
+	assert.True(t, real.OK(), "%+v", real.Failed)
+	assert.Len(t, real.Replayed, 2)
+	assert.Equal(t, rep.Deferred, real.Deferred)
+}
+
+// auditLines returns the replay_audit lines of a JSON log.
+func auditLines(t *testing.T, logs string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		require.NoError(t, json.Unmarshal([]byte(line), &m), line)
+		if m["msg"] == "replay_audit" {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestReplayAuditStartAndEnd(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{lockDuration: 2 * time.Second})
+	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected}, seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected})
+	// A third message without a message id.
+	ctx := testCtx(t)
+	sender, err := h.client.NewSender(queue, nil)
+	require.NoError(t, err)
+	require.NoError(t, sender.SendMessage(ctx, &azservicebus.Message{Body: []byte(`{"userId":"noid@contoso.com"}`)}, nil))
+	require.NoError(t, sender.Close(ctx))
+	rcv, err := h.client.NewReceiverForQueue(queue, nil)
+	require.NoError(t, err)
+	got, err := rcv.ReceiveMessages(ctx, 1, nil)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Empty(t, got[0].MessageID, "the emulator keeps a message without id")
+	require.NoError(t, rcv.DeadLetterMessage(ctx, got[0], &azservicebus.DeadLetterOptions{Reason: ptr(dlq.ReasonGraphRejected)}))
+	require.NoError(t, rcv.Close(ctx))
+	before := h.dlqSnaps(t)
+	noIDSeq := before[2].seq
+
+	var logs strings.Builder
+	logger := slog.New(slog.NewJSONHandler(&syncWriter{w: &logs}, nil))
+	// Killed while holding the second message: the start line is already
+	// written, so a replay that never ends still leaves a trace.
+	errKilled := errors.New("killed")
+	var atKill []map[string]any
+	_, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Logger: logger, Actor: "ops", Host: "box", Rate: 50,
+		AfterReceive: func(_ context.Context, p dlq.Planned) error {
+			if p.SequenceNumber == before[1].seq {
+				atKill = auditLines(t, logs.String())
+				return errKilled
+			}
+			return nil
+		}})
+	require.ErrorIs(t, err, errKilled)
+	require.Len(t, atKill, 1, "only the start line exists while the replay runs")
+	start := atKill[0]
+	assert.Equal(t, "start", start["phase"])
+	assert.Equal(t, "ops", start["actor"])
+	assert.Equal(t, "box", start["host"])
+	assert.Equal(t, "reason=any user_id=any since=any until=any", start["filter"])
+	assert.InDelta(t, 50, start["rate"], 0)
+	assert.NotEmpty(t, start["replay_id"])
+	assert.NotContains(t, start, "replayed")
+
+	// The next run (the held lock expires first) replays the rest; its end
+	// line names the message without id by sequence number.
+	logs.Reset()
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Logger: logger, Actor: "ops", Host: "box", ReceiveTimeout: 20 * time.Second})
+	require.NoError(t, err)
+	require.True(t, rep.OK(), "%+v", rep.Failed)
+	lines := auditLines(t, logs.String())
+	require.Len(t, lines, 2)
+	assert.Equal(t, "start", lines[0]["phase"])
+	end := lines[1]
+	assert.Equal(t, "end", end["phase"])
+	assert.Equal(t, lines[0]["replay_id"], end["replay_id"], "start and end lines correlate")
+	assert.NotEqual(t, start["replay_id"], end["replay_id"])
+	assert.InDelta(t, 2, end["replayed"], 0)
+	assert.InDelta(t, 0, end["failed"], 0)
+	assert.Equal(t, false, end["interrupted"])
+	noIDRef := fmt.Sprintf("seq:%d", noIDSeq)
+	assert.ElementsMatch(t, []any{before[1].id, noIDRef}, end["planned_messages"])
+	assert.ElementsMatch(t, []any{
+		before[1].id + "->" + dlq.ReplayMessageID(before[1].id, before[1].seq, 1),
+		noIDRef + "->" + dlq.ReplayMessageID("", noIDSeq, 1),
+	}, end["replayed_messages"])
+	assert.NotContains(t, logs.String(), `""`, "no message shows as an empty string")
 }
 
 type syncWriter struct {
@@ -607,7 +709,131 @@ func TestReplayEmptyDLQ(t *testing.T) {
 	require.Error(t, err)
 }
 
-func TestReplayCancelIsGraceful(t *testing.T) {
+// TestReplayRateSlowerThanLockMovesEachOnce paces sends further apart than
+// the lock lasts. The pacing happens before each receive, so no lock runs
+// out between receive and complete, and every match moves exactly once; the
+// non-matching messages between them are deferred without costing a send
+// slot.
+func TestReplayRateSlowerThanLockMovesEachOnce(t *testing.T) {
+	t.Parallel()
+	const lock = 2 * time.Second
+	const rate = 0.35 // one send per 2.9 s, longer than the lock
+	h := newHarness(t, harnessOptions{lockDuration: lock})
+	h.deadLetter(t,
+		seed{userID: "a@contoso.com", reason: dlq.ReasonRetriesExhausted},
+		seed{userID: "x@contoso.com", reason: dlq.ReasonUserNotFound},
+		seed{userID: "b@contoso.com", reason: dlq.ReasonRetriesExhausted},
+		seed{userID: "y@contoso.com", reason: dlq.ReasonUserNotFound},
+		seed{userID: "c@contoso.com", reason: dlq.ReasonRetriesExhausted},
+	)
+	before := h.dlqSnaps(t)
+	var mu sync.Mutex
+	var sentAt []time.Time
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{
+		Filter: dlq.Filter{Reasons: []string{dlq.ReasonRetriesExhausted}}, Rate: rate,
+		AfterSend: func(context.Context, dlq.Moved) error {
+			mu.Lock()
+			sentAt = append(sentAt, time.Now())
+			mu.Unlock()
+			return nil
+		},
+	})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	require.Len(t, rep.Replayed, 3)
+	assert.Equal(t, []int64{before[1].seq, before[3].seq}, rep.Deferred)
+	require.Len(t, sentAt, 3)
+	for i := 1; i < len(sentAt); i++ {
+		assert.Greater(t, sentAt[i].Sub(sentAt[i-1]), lock, "the test really paces slower than the lock")
+	}
+	// The waits happened while nothing was locked: no lock needed renewing
+	// (a renewal comes after half the lock, 1 s, far more than a loopback
+	// send and complete take). Pacing after the receive would hold each
+	// message through a 2.9 s wait and renew it at least twice.
+	assert.Zero(t, rep.LockRenewals, "no message was held through a pacing wait")
+
+	q := h.queueMessages(t)
+	assert.Len(t, q, 3, "exactly one copy each: %v", keys(q))
+	for _, i := range []int{0, 2, 4} {
+		assert.Contains(t, q, dlq.ReplayMessageID(before[i].id, before[i].seq, 1))
+	}
+	left := h.dlqSnaps(t)
+	require.Len(t, left, 2, "no original left behind in the DLQ")
+	for j, i := range []int{1, 3} {
+		assert.Equal(t, snap{before[i].seq, before[i].id, azservicebus.MessageStateDeferred, before[i].delivery}, left[j])
+	}
+}
+
+// TestReplayRenewsTheLockItHolds holds a received message three times as
+// long as its lock before sending: the lock is renewed and the message
+// still moves exactly once.
+func TestReplayRenewsTheLockItHolds(t *testing.T) {
+	t.Parallel()
+	const lock = time.Second
+	h := newHarness(t, harnessOptions{lockDuration: lock})
+	h.deadLetter(t, seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected}, seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected})
+	before := h.dlqSnaps(t)
+	rep, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{AfterReceive: func(ctx context.Context, p dlq.Planned) error {
+		if p.SequenceNumber == before[0].seq {
+			time.Sleep(3 * lock)
+		}
+		return nil
+	}})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	require.Len(t, rep.Replayed, 2)
+	assert.GreaterOrEqual(t, rep.LockRenewals, 2)
+	assert.Len(t, h.queueMessages(t), 2)
+	assert.Empty(t, h.dlqSnaps(t))
+}
+
+// TestReplayCtrlCBeforeSendAbandons cancels the replay after a selected
+// message was received and before its copy was sent: the message is
+// abandoned, not left locked, so an immediate second run moves it.
+func TestReplayCtrlCBeforeSendAbandons(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{}) // one-minute lock: an expiry cannot help the re-run
+	h.deadLetter(t,
+		seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected},
+		seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected},
+		seed{userID: "c@contoso.com", reason: dlq.ReasonGraphRejected},
+	)
+	before := h.dlqSnaps(t)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	rep, err := dlq.Replay(ctx, h.open(t), dlq.ReplayOptions{AfterReceive: func(_ context.Context, p dlq.Planned) error {
+		if p.SequenceNumber == before[1].seq {
+			cancel()
+		}
+		return nil
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, rep.Interrupted)
+	require.Len(t, rep.Replayed, 1)
+	require.Len(t, rep.Abandoned, 1)
+	assert.Equal(t, before[1].seq, rep.Abandoned[0].SequenceNumber)
+	assert.Empty(t, rep.Failed)
+	assert.Equal(t, 2, rep.Unhandled)
+	assert.Equal(t, "replayed 1, skipped 0, failed 0; interrupted: 2 selected not handled and still in the DLQ (1 received and abandoned unchanged)", rep.String())
+	assert.Len(t, h.queueMessages(t), 1, "nothing sent for the abandoned message")
+	after := h.dlqSnaps(t)
+	require.Len(t, after, 2)
+	assert.Equal(t, azservicebus.MessageStateActive, after[0].state)
+	assert.Equal(t, before[1].delivery+1, after[0].delivery, "abandoned once")
+	assert.Equal(t, before[2], after[1], "the message not reached is untouched")
+
+	rep, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{ReceiveTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "not locked by the interrupted run: %+v", rep.Failed)
+	assert.Len(t, rep.Replayed, 2)
+	assert.Len(t, h.queueMessages(t), 3)
+	assert.Empty(t, h.dlqSnaps(t))
+}
+
+// TestReplayCtrlCAfterSendFinishes cancels the replay once a copy has been
+// sent and before its original is completed: that message is still
+// completed (never in both places), the rest is untouched and unlocked.
+func TestReplayCtrlCAfterSendFinishes(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, harnessOptions{})
 	h.deadLetter(t,
@@ -617,16 +843,90 @@ func TestReplayCancelIsGraceful(t *testing.T) {
 	before := h.dlqSnaps(t)
 	ctx, cancel := context.WithCancel(testCtx(t))
 	defer cancel()
-	// Ctrl-C arrives while the first copy is in flight: that message is
-	// still completed, the second is not touched.
 	rep, err := dlq.Replay(ctx, h.open(t), dlq.ReplayOptions{AfterSend: func(context.Context, dlq.Moved) error {
 		cancel()
 		return nil
 	}})
 	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, rep.Interrupted)
 	require.Len(t, rep.Replayed, 1)
+	assert.Empty(t, rep.Abandoned)
+	assert.Equal(t, 1, rep.Unhandled)
 	assert.Len(t, h.queueMessages(t), 1)
 	assert.Equal(t, before[1:], h.dlqSnaps(t), "no message in both places, the rest untouched")
+
+	rep, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{ReceiveTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	assert.Len(t, rep.Replayed, 1)
+	assert.Empty(t, rep.Recovered, "the first message was finished, not left for recovery")
+	assert.Len(t, h.queueMessages(t), 2)
+}
+
+// TestReplayCtrlCWhilePacingLocksNothing cancels a replay waiting for its
+// next send slot: nothing is locked during that wait, so an immediate second
+// run takes the remaining message.
+func TestReplayCtrlCWhilePacingLocksNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t,
+		seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected},
+		seed{userID: "b@contoso.com", reason: dlq.ReasonGraphRejected},
+	)
+	before := h.dlqSnaps(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rep, err := dlq.Replay(ctx, h.open(t), dlq.ReplayOptions{Rate: 0.001, Progress: func(done, _ int) {
+		if done == 1 {
+			time.AfterFunc(300*time.Millisecond, cancel) // while the replay waits ~17 minutes for its slot
+		}
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	assert.True(t, rep.Interrupted)
+	require.Len(t, rep.Replayed, 1)
+	assert.Empty(t, rep.Abandoned)
+	assert.Equal(t, before[1:], h.dlqSnaps(t))
+
+	rep, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{ReceiveTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	assert.Len(t, rep.Replayed, 1)
+}
+
+// TestReplayCtrlCOnDeferredMatchKeepsItDeferred interrupts the replay of a
+// match fetched by sequence number: abandoning it returns it to the
+// deferred state, where the next run fetches it again.
+func TestReplayCtrlCOnDeferredMatchKeepsItDeferred(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	h.deadLetter(t,
+		seed{userID: "x@contoso.com", reason: dlq.ReasonUserNotFound},
+		seed{userID: "a@contoso.com", reason: dlq.ReasonGraphRejected},
+	)
+	before := h.dlqSnaps(t)
+	// Defer x by replaying a.
+	_, err := dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{Filter: dlq.Filter{Reasons: []string{dlq.ReasonGraphRejected}}})
+	require.NoError(t, err)
+	require.Equal(t, azservicebus.MessageStateDeferred, h.dlqSnaps(t)[0].state)
+
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	rep, err := dlq.Replay(ctx, h.open(t), dlq.ReplayOptions{AfterReceive: func(context.Context, dlq.Planned) error {
+		cancel()
+		return nil
+	}})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, rep.Abandoned, 1)
+	left := h.dlqSnaps(t)
+	require.Len(t, left, 1)
+	assert.Equal(t, before[0].seq, left[0].seq)
+	assert.Equal(t, azservicebus.MessageStateDeferred, left[0].state)
+
+	rep, err = dlq.Replay(testCtx(t), h.open(t), dlq.ReplayOptions{})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "%+v", rep.Failed)
+	assert.Len(t, rep.Replayed, 1)
+	assert.Empty(t, h.dlqSnaps(t))
 }
 
 func TestReplayRerunRecognisesCopyDeadLetteredAgain(t *testing.T) {

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/google/uuid"
 )
 
 // DeadLetterReceiver is what Replay needs of a peek-lock receiver on the
@@ -21,6 +23,8 @@ type DeadLetterReceiver interface {
 	ReceiveDeferredMessages(ctx context.Context, sequenceNumbers []int64, options *azservicebus.ReceiveDeferredMessagesOptions) ([]*azservicebus.ReceivedMessage, error)
 	CompleteMessage(ctx context.Context, message *azservicebus.ReceivedMessage, options *azservicebus.CompleteMessageOptions) error
 	DeferMessage(ctx context.Context, message *azservicebus.ReceivedMessage, options *azservicebus.DeferMessageOptions) error
+	AbandonMessage(ctx context.Context, message *azservicebus.ReceivedMessage, options *azservicebus.AbandonMessageOptions) error
+	RenewMessageLock(ctx context.Context, message *azservicebus.ReceivedMessage, options *azservicebus.RenewMessageLockOptions) error
 }
 
 // Sender sends one message to the main queue. *azservicebus.Sender
@@ -49,7 +53,9 @@ type ReplayOptions struct {
 	// Max replays at most this many messages (in sequence order); 0 means no
 	// limit.
 	Max int
-	// Rate limits sends to this many per second; 0 means no limit.
+	// Rate limits sends to this many per second; 0 means no limit. The
+	// wait happens before a message is received, never while one is
+	// locked, so any rate is safe with any lock duration.
 	Rate float64
 	// DryRun peeks only and reports what would move; nothing is locked,
 	// sent or completed.
@@ -74,19 +80,26 @@ type ReplayOptions struct {
 	// Progress, when set, is called after each selected message is handled
 	// with the number handled and the number selected.
 	Progress func(done, total int)
+	// AfterReceive, when set, is called once a selected message has been
+	// received (and is locked) and before its copy is sent. A non-nil
+	// error stops the replay at once, leaving the message locked as a
+	// crash at that instant would; Replay returns that error. Tests use it
+	// to interrupt a replay (cancel the context) or to hold a message
+	// longer than its lock.
+	AfterReceive func(ctx context.Context, p Planned) error
 	// AfterSend, when set, is called after a copy has been sent and
 	// confirmed and before the original is completed. A non-nil error stops
 	// the replay at once, leaving the original in the DLQ (locked until its
 	// lock expires) as a crash at that instant would; Replay returns that
 	// error. Tests use it to interrupt a replay at its most delicate instant.
 	AfterSend func(ctx context.Context, m Moved) error
-	// SettleTimeout bounds completing an original whose copy has been sent.
-	// That step runs even when ctx is cancelled meanwhile, so that stopping
-	// a replay (Ctrl-C) does not leave a message in both queues. Default
-	// DefaultSettleTimeout.
+	// SettleTimeout bounds each step that runs even when ctx is cancelled
+	// meanwhile: sending a copy once it has started, completing an
+	// original whose copy has been sent, deferring a non-matching message
+	// and abandoning a message received but not sent. These steps ignore
+	// cancellation so that stopping a replay (Ctrl-C) leaves no message in
+	// both queues and none locked. Default DefaultSettleTimeout.
 	SettleTimeout time.Duration
-	// Now is the clock for rate limiting; default time.Now.
-	Now func() time.Time
 }
 
 // SkipReason says why a selected message was left in the dead-letter queue.
@@ -160,9 +173,25 @@ type Report struct {
 	// Deferred lists the sequence numbers of non-matching messages that
 	// had to be received to reach a match and were deferred; they stay in
 	// the dead-letter queue with their sequence number and delivery count.
+	// For a dry run it lists those a real run would defer: the active,
+	// unselected messages standing before the last selected active one.
 	Deferred []int64 `json:"deferred"`
 	// Failed lists selected messages that did not move.
 	Failed []Failed `json:"failed"`
+	// Interrupted is true when the context was cancelled (Ctrl-C) before
+	// every selected message was handled.
+	Interrupted bool `json:"interrupted"`
+	// Abandoned lists selected messages that had been received but whose
+	// copy had not been sent when the replay was interrupted: they were
+	// abandoned, so they are back in the dead-letter queue, unlocked, and
+	// the next replay takes them at once.
+	Abandoned []Moved `json:"abandoned"`
+	// Unhandled counts selected messages that were neither moved nor
+	// failed because the replay was interrupted (Abandoned included). They
+	// are still in the dead-letter queue.
+	Unhandled int `json:"unhandled"`
+	// LockRenewals counts lock renewals of the messages the replay held.
+	LockRenewals int `json:"lockRenewals"`
 }
 
 // OK reports whether nothing failed.
@@ -198,8 +227,17 @@ func (r *Report) String() string {
 	if !r.DryRun {
 		fmt.Fprintf(&b, ", failed %d", len(r.Failed))
 	}
-	if len(r.Deferred) > 0 {
-		fmt.Fprintf(&b, "; deferred %d non-matching messages to reach the matches; they remain in the DLQ, listed as deferred, and any later replay can fetch them by sequence number", len(r.Deferred))
+	if r.Interrupted {
+		fmt.Fprintf(&b, "; interrupted: %d selected not handled and still in the DLQ", r.Unhandled)
+		if len(r.Abandoned) > 0 {
+			fmt.Fprintf(&b, " (%d received and abandoned unchanged)", len(r.Abandoned))
+		}
+	}
+	switch {
+	case len(r.Deferred) > 0 && r.DryRun:
+		fmt.Fprintf(&b, "; would defer %d non-matching messages standing before a match (sequence numbers %s); they would remain in the DLQ, listed as deferred", len(r.Deferred), formatSeqs(r.Deferred))
+	case len(r.Deferred) > 0:
+		fmt.Fprintf(&b, "; deferred %d non-matching messages (sequence numbers %s) to reach the matches; they remain in the DLQ, listed as deferred, and any later replay can fetch them by sequence number", len(r.Deferred), formatSeqs(r.Deferred))
 	}
 	return b.String()
 }
@@ -251,17 +289,26 @@ func (e *Endpoints) Close(ctx context.Context) error {
 // the queue, following the design in the package documentation. It returns
 // the report and an error only when it could not carry on (a peek failed,
 // the context ended); per-message failures are in Report.Failed. The report
-// is returned (partially filled) even with an error.
+// is returned (partially filled) even with an error; when ctx was cancelled
+// the error is ctx.Err() and Report.Interrupted is true.
 func Replay(ctx context.Context, ep *Endpoints, opts ReplayOptions) (*Report, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	r := &replayer{ep: ep, o: o, rep: &Report{DryRun: o.DryRun, Planned: []Planned{}, Replayed: []Moved{},
-		Recovered: []Moved{}, Skipped: []Skipped{}, Deferred: []int64{}, Failed: []Failed{}}}
-	r.pace = newPacer(o.Rate, o.Now)
+	r := &replayer{ep: ep, o: o, id: uuid.NewString(), rep: &Report{DryRun: o.DryRun, Planned: []Planned{}, Replayed: []Moved{},
+		Recovered: []Moved{}, Skipped: []Skipped{}, Deferred: []int64{}, Failed: []Failed{}, Abandoned: []Moved{}}}
+	r.pace = newPacer(o.Rate)
+	r.auditStart(ctx)
 	err = r.run(ctx)
-	r.audit(ctx, err)
+	if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+		r.rep.Interrupted = true
+	}
+	r.rep.Unhandled = len(r.rep.Planned) - len(r.rep.Replayed) - len(r.rep.Recovered) - len(r.rep.Failed)
+	if r.rep.DryRun || r.rep.Unhandled < 0 {
+		r.rep.Unhandled = 0
+	}
+	r.auditEnd(ctx, err)
 	return r.rep, err
 }
 
@@ -296,20 +343,19 @@ func (o ReplayOptions) withDefaults() (ReplayOptions, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
 	return o, nil
 }
 
 type replayer struct {
 	ep   *Endpoints
 	o    ReplayOptions
+	id   string // correlates the audit lines of one replay
 	rep  *Report
 	pace *pacer
 
 	plan     map[int64]*Planned
 	existing map[string]bool // message ids present in the queue or the DLQ
+	dlq      []Entry         // every DLQ message peeked, in sequence order
 	done     int
 }
 
@@ -317,7 +363,11 @@ func (r *replayer) run(ctx context.Context) error {
 	if err := r.selectPlan(ctx); err != nil {
 		return err
 	}
-	if r.o.DryRun || len(r.rep.Planned) == 0 {
+	if r.o.DryRun {
+		r.rep.Deferred = wouldDefer(r.dlq, r.plan)
+		return nil
+	}
+	if len(r.rep.Planned) == 0 {
 		return nil
 	}
 	var deferred, active []int64
@@ -329,14 +379,33 @@ func (r *replayer) run(ctx context.Context) error {
 		}
 	}
 	for _, seq := range deferred {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		if err := r.replayDeferred(ctx, seq); err != nil {
 			return err
 		}
 	}
 	return r.replayActive(ctx, active)
+}
+
+// wouldDefer predicts which messages a real run defers: peek-lock receives
+// deliver the lowest-numbered available message, so every active message
+// standing before the last planned active one that is not itself planned
+// (non-matching, or matching but skipped or beyond Max) is received and
+// deferred. Messages locked by another receiver at the time of the real run
+// are passed over by it, so the prediction can only be larger.
+func wouldDefer(entries []Entry, plan map[int64]*Planned) []int64 {
+	last := int64(-1)
+	for seq, p := range plan {
+		if p.State != StateDeferred && seq > last {
+			last = seq
+		}
+	}
+	out := []int64{}
+	for _, e := range entries {
+		if e.State == StateActive && e.SequenceNumber < last && plan[e.SequenceNumber] == nil {
+			out = append(out, e.SequenceNumber)
+		}
+	}
+	return out
 }
 
 // selectPlan peeks the DLQ and the queue; nothing is locked.
@@ -347,6 +416,7 @@ func (r *replayer) selectPlan(ctx context.Context) error {
 	err := peekAll(ctx, r.ep.DeadLetter, r.o.PageSize, func(m *azservicebus.ReceivedMessage) bool {
 		e := NewEntry(m)
 		r.existing[e.MessageID] = true
+		r.dlq = append(r.dlq, e)
 		if e.State != StateScheduled && r.o.Filter.Match(e) {
 			matches = append(matches, e)
 		}
@@ -391,8 +461,14 @@ func (r *replayer) selectPlan(ctx context.Context) error {
 
 func (r *replayer) replayDeferred(ctx context.Context, seq int64) error {
 	p := r.plan[seq]
+	if !p.CopyExists {
+		// Pace now, while nothing is locked.
+		if err := r.pace.acquire(ctx); err != nil {
+			return err
+		}
+	}
 	msgs, err := r.ep.DeadLetter.ReceiveDeferredMessages(ctx, []int64{seq}, nil)
-	if err != nil || len(msgs) == 0 {
+	if len(msgs) == 0 {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -409,6 +485,17 @@ func orNotFound(err error) error {
 	return err
 }
 
+// needsSend reports whether any pending message will be sent (rather than
+// only completed because its copy exists).
+func (r *replayer) needsSend(pending map[int64]bool) bool {
+	for seq := range pending {
+		if !r.plan[seq].CopyExists {
+			return true
+		}
+	}
+	return false
+}
+
 // replayActive receives one message at a time until every selected active
 // message has been handled.
 func (r *replayer) replayActive(ctx context.Context, seqs []int64) error {
@@ -420,13 +507,21 @@ func (r *replayer) replayActive(ctx context.Context, seqs []int64) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		// Pace before receiving: the wait never runs while a lock is held.
+		// A slot acquired but not spent (the message received was deferred)
+		// is kept for the next receive.
+		if r.needsSend(pending) {
+			if err := r.pace.acquire(ctx); err != nil {
+				return err
+			}
+		}
 		rctx, cancel := context.WithTimeout(ctx, r.o.ReceiveTimeout)
 		msgs, err := r.ep.DeadLetter.ReceiveMessages(rctx, 1, nil)
 		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
 		if len(msgs) == 0 {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			if err == nil || errors.Is(err, context.DeadlineExceeded) {
 				err = fmt.Errorf("not received within %s (locked by another receiver, or removed)", r.o.ReceiveTimeout)
 			}
@@ -446,11 +541,12 @@ func (r *replayer) replayActive(ctx context.Context, seqs []int64) error {
 			continue
 		}
 		// Not selected: it stood before a match. Defer it, which keeps its
-		// sequence number and delivery count.
-		if err := r.ep.DeadLetter.DeferMessage(ctx, m, nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+		// sequence number and delivery count. This runs even after Ctrl-C,
+		// so the message is not left locked.
+		sctx, scancel := r.settleCtx(ctx)
+		err = r.ep.DeadLetter.DeferMessage(sctx, m, nil)
+		scancel()
+		if err != nil {
 			r.failPending(pending, fmt.Errorf("could not set aside non-matching message %d: %w", seq, err))
 			return nil
 		}
@@ -464,6 +560,11 @@ func (r *replayer) replayActive(ctx context.Context, seqs []int64) error {
 		}
 	}
 	return nil
+}
+
+// settleCtx bounds a step that must run even when ctx has been cancelled.
+func (r *replayer) settleCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.o.SettleTimeout)
 }
 
 func (r *replayer) failPending(pending map[int64]bool, err error) {
@@ -485,31 +586,53 @@ func (r *replayer) progress() {
 }
 
 // move sends the copy of the locked original m, then completes m. A copy
-// already present (from an interrupted run) is not sent again.
+// already present (from an interrupted run) is not sent again. m's lock is
+// renewed for as long as move holds it. When ctx is cancelled before the
+// copy is sent, m is abandoned (unlocked, left in the DLQ) and move returns
+// ctx.Err(); once the send has started, the send and the completion run to
+// their end regardless.
 func (r *replayer) move(ctx context.Context, p *Planned, m *azservicebus.ReceivedMessage) error {
 	moved := Moved{SequenceNumber: p.SequenceNumber, MessageID: p.MessageID, NewMessageID: p.NewMessageID}
 	log := r.o.Logger.With(slog.Int64("sequence_number", p.SequenceNumber), slog.String("message_id", p.MessageID), slog.String("new_message_id", p.NewMessageID))
-	recovered := p.CopyExists
-	if !recovered {
-		if err := r.pace.wait(ctx); err != nil {
+	renewing := r.keepLocked(ctx, m, log)
+	stopRenewing := func() { r.rep.LockRenewals += renewing() }
+	if r.o.AfterReceive != nil {
+		if err := r.o.AfterReceive(ctx, *p); err != nil {
+			stopRenewing()
 			return err
 		}
-		if err := r.ep.Sender.SendMessage(ctx, replayCopy(m, p), nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
+	}
+	if err := ctx.Err(); err != nil {
+		stopRenewing()
+		r.abandon(ctx, p, m, moved, log)
+		return err
+	}
+	recovered := p.CopyExists
+	if !recovered {
+		r.pace.spend()
+		sctx, cancel := r.settleCtx(ctx)
+		err := r.ep.Sender.SendMessage(sctx, replayCopy(m, p), nil)
+		cancel()
+		if err != nil {
+			// The copy may or may not have reached the queue: release the
+			// original so that a re-run (which looks for the copy) can take
+			// it at once.
+			stopRenewing()
+			r.abandonAfterFailure(ctx, m, log)
 			r.fail(p, false, fmt.Errorf("send copy: %w", err))
 			return nil
 		}
 		if r.o.AfterSend != nil {
 			if err := r.o.AfterSend(ctx, moved); err != nil {
+				stopRenewing()
 				return err
 			}
 		}
 	}
+	stopRenewing()
 	// The copy is safe in the queue: finish this message even if ctx was
 	// cancelled meanwhile, within SettleTimeout.
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.SettleTimeout)
+	sctx, cancel := r.settleCtx(ctx)
 	err := r.ep.DeadLetter.CompleteMessage(sctx, m, nil)
 	cancel()
 	if err != nil {
@@ -525,6 +648,82 @@ func (r *replayer) move(ctx context.Context, p *Planned, m *azservicebus.Receive
 	}
 	r.progress()
 	return nil
+}
+
+// abandon releases m, received but not sent when the replay was
+// interrupted.
+func (r *replayer) abandon(ctx context.Context, p *Planned, m *azservicebus.ReceivedMessage, moved Moved, log *slog.Logger) {
+	sctx, cancel := r.settleCtx(ctx)
+	err := r.ep.DeadLetter.AbandonMessage(sctx, m, nil)
+	cancel()
+	if err != nil {
+		r.fail(p, false, fmt.Errorf("interrupted; abandoning the received original failed (it stays locked until its lock expires): %w", err))
+		return
+	}
+	r.rep.Abandoned = append(r.rep.Abandoned, moved)
+	log.DebugContext(ctx, "dlq_abandoned_on_interrupt")
+}
+
+func (r *replayer) abandonAfterFailure(ctx context.Context, m *azservicebus.ReceivedMessage, log *slog.Logger) {
+	sctx, cancel := r.settleCtx(ctx)
+	defer cancel()
+	if err := r.ep.DeadLetter.AbandonMessage(sctx, m, nil); err != nil {
+		log.WarnContext(ctx, "dlq_abandon_failed", slog.String("error", err.Error()))
+	}
+}
+
+// Lock renewal timing: renew at half of the remaining lock time, as the
+// worker does, never sooner than minRenewWait apart.
+const (
+	fallbackLockDuration = 30 * time.Second
+	minRenewWait         = 10 * time.Millisecond
+)
+
+// keepLocked renews m's lock until the returned stop is called; stop waits
+// for the renewing goroutine to end and returns the number of renewals.
+// Renewal ignores ctx's cancellation: after Ctrl-C the message is still
+// being abandoned or finished, which needs its lock. The goroutine is the
+// only one touching m.LockedUntil while it runs.
+func (r *replayer) keepLocked(ctx context.Context, m *azservicebus.ReceivedMessage, log *slog.Logger) (stop func() int) {
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan int, 1)
+	go func() {
+		renewals := 0
+		defer func() { done <- renewals }()
+		until := time.Now().Add(fallbackLockDuration)
+		if m.LockedUntil != nil {
+			until = *m.LockedUntil
+		}
+		for {
+			t := time.NewTimer(max(time.Until(until)/2, minRenewWait))
+			select {
+			case <-rctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			err := r.ep.DeadLetter.RenewMessageLock(rctx, m, nil)
+			switch {
+			case err == nil:
+				renewals++
+				until = time.Now().Add(fallbackLockDuration)
+				if m.LockedUntil != nil {
+					until = *m.LockedUntil
+				}
+			case rctx.Err() != nil:
+				return
+			case !time.Now().Before(until):
+				log.WarnContext(rctx, "dlq_lock_lost", slog.String("error", err.Error()))
+				return
+			default:
+				log.WarnContext(rctx, "dlq_lock_renewal_failed", slog.String("error", err.Error()))
+			}
+		}
+	}()
+	return func() int {
+		cancel()
+		return <-done
+	}
 }
 
 // replayCopy builds the message sent for original m.
@@ -554,29 +753,59 @@ func replayCopy(m *azservicebus.ReceivedMessage, p *Planned) *azservicebus.Messa
 	}
 }
 
-// audit writes the replay_audit line.
-func (r *replayer) audit(ctx context.Context, err error) {
+// auditRef names a message in the audit line: its id, or "seq:N" when it
+// has none.
+func auditRef(id string, seq int64) string {
+	if id == "" {
+		return "seq:" + strconv.FormatInt(seq, 10)
+	}
+	return id
+}
+
+// auditStart writes the replay_audit line with phase "start", before
+// anything is read or locked, so that even a replay killed at once leaves a
+// trace of who ran what.
+func (r *replayer) auditStart(ctx context.Context) {
+	r.o.Logger.LogAttrs(ctx, slog.LevelInfo, "replay_audit",
+		slog.String("phase", "start"),
+		slog.String("replay_id", r.id),
+		slog.String("actor", r.o.Actor),
+		slog.String("host", r.o.Host),
+		slog.Bool("dry_run", r.o.DryRun),
+		slog.String("filter", r.o.Filter.String()),
+		slog.Int("max", r.o.Max),
+		slog.Float64("rate", r.o.Rate),
+		slog.Int("max_replays", r.o.MaxReplays),
+		slog.Bool("force", r.o.Force),
+	)
+}
+
+// auditEnd writes the replay_audit line with phase "end": the counts and
+// every message concerned (id, or sequence number where it has none).
+func (r *replayer) auditEnd(ctx context.Context, err error) {
 	rep := r.rep
-	ids := func(ms []Moved) []string {
+	moves := func(ms []Moved) []string {
 		out := make([]string, len(ms))
 		for i, m := range ms {
-			out[i] = m.MessageID + "->" + m.NewMessageID
+			out[i] = auditRef(m.MessageID, m.SequenceNumber) + "->" + m.NewMessageID
 		}
 		return out
 	}
-	var failed []string
-	for _, f := range rep.Failed {
-		failed = append(failed, f.MessageID)
+	failed := make([]string, len(rep.Failed))
+	for i, f := range rep.Failed {
+		failed[i] = auditRef(f.MessageID, f.SequenceNumber)
 	}
-	var skipped []string
-	for _, s := range rep.Skipped {
-		skipped = append(skipped, s.MessageID)
+	skipped := make([]string, len(rep.Skipped))
+	for i, s := range rep.Skipped {
+		skipped[i] = auditRef(s.MessageID, s.SequenceNumber)
 	}
-	var planned []string
-	for _, p := range rep.Planned {
-		planned = append(planned, p.MessageID)
+	planned := make([]string, len(rep.Planned))
+	for i, p := range rep.Planned {
+		planned[i] = auditRef(p.MessageID, p.SequenceNumber)
 	}
 	attrs := []slog.Attr{
+		slog.String("phase", "end"),
+		slog.String("replay_id", r.id),
 		slog.String("actor", r.o.Actor),
 		slog.String("host", r.o.Host),
 		slog.Bool("dry_run", r.o.DryRun),
@@ -592,12 +821,17 @@ func (r *replayer) audit(ctx context.Context, err error) {
 		slog.Int("skipped", len(rep.Skipped)),
 		slog.Int("failed", len(rep.Failed)),
 		slog.Int("deferred", len(rep.Deferred)),
-		slog.Any("planned_message_ids", planned),
-		slog.Any("replayed_message_ids", ids(rep.Replayed)),
-		slog.Any("recovered_message_ids", ids(rep.Recovered)),
-		slog.Any("skipped_message_ids", skipped),
-		slog.Any("failed_message_ids", failed),
-		slog.String("deferred_sequence_numbers", formatSeqs(rep.Deferred)),
+		slog.Bool("interrupted", rep.Interrupted),
+		slog.Int("abandoned", len(rep.Abandoned)),
+		slog.Int("unhandled", rep.Unhandled),
+		slog.Int("lock_renewals", rep.LockRenewals),
+		slog.Any("planned_messages", planned),
+		slog.Any("replayed_messages", moves(rep.Replayed)),
+		slog.Any("recovered_messages", moves(rep.Recovered)),
+		slog.Any("abandoned_messages", moves(rep.Abandoned)),
+		slog.Any("skipped_messages", skipped),
+		slog.Any("failed_messages", failed),
+		slog.Any("deferred_sequence_numbers", rep.Deferred),
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))

@@ -2,6 +2,7 @@ package dlq
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"math"
 	"strings"
@@ -223,17 +224,34 @@ func TestReplayCopy(t *testing.T) {
 	assert.Len(t, m.ApplicationProperties, 14, "the original's map is not modified")
 }
 
-func TestPacer(t *testing.T) {
+func TestPacerHoldsAnUnspentSlot(t *testing.T) {
 	t.Parallel()
-	now := time.Unix(1000, 0)
-	p := newPacer(4, func() time.Time { return now })
-	assert.Equal(t, time.Duration(0), p.delay())
-	assert.Equal(t, 250*time.Millisecond, p.delay())
-	assert.Equal(t, 500*time.Millisecond, p.delay())
-	now = now.Add(2 * time.Second) // idle: no burst credit builds up
-	assert.Equal(t, time.Duration(0), p.delay())
-	assert.Equal(t, 250*time.Millisecond, p.delay())
-	assert.Equal(t, time.Duration(0), newPacer(0, time.Now).delay())
+	// One send an hour: only the first slot is free. rate.Limiter's Wait
+	// fails at once when the wait would outlast the context's deadline, so
+	// "would have to wait" shows without any clock.
+	p := newPacer(1.0 / 3600)
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	require.NoError(t, p.acquire(short()), "the first send does not wait")
+	require.NoError(t, p.acquire(short()), "a slot not yet spent (message deferred, not sent) is kept")
+	p.spend()
+	err := p.acquire(short())
+	require.Error(t, err, "after a send the next one waits for the rate")
+	assert.NotErrorIs(t, err, context.DeadlineExceeded, "reported before the deadline, as the wait would outlast it")
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, p.acquire(cancelled), context.Canceled)
+	assert.ErrorIs(t, newPacer(0).acquire(cancelled), context.Canceled, "a cancelled replay stops even without a limit")
+
+	unlimited := newPacer(0)
+	for range 3 {
+		require.NoError(t, unlimited.acquire(short()))
+		unlimited.spend()
+	}
 }
 
 func TestReportString(t *testing.T) {
@@ -246,9 +264,30 @@ func TestReportString(t *testing.T) {
 		Failed:      []Failed{{}},
 		Deferred:    []int64{1, 2},
 	}
-	assert.Equal(t, "replayed 3 (1 of them already copied by an earlier run), skipped 3 (invalid body 1, replay limit 2), 4 more matching left by --max, failed 1; deferred 2 non-matching messages to reach the matches; they remain in the DLQ, listed as deferred, and any later replay can fetch them by sequence number", r.String())
+	assert.Equal(t, "replayed 3 (1 of them already copied by an earlier run), skipped 3 (invalid body 1, replay limit 2), 4 more matching left by --max, failed 1; deferred 2 non-matching messages (sequence numbers 1,2) to reach the matches; they remain in the DLQ, listed as deferred, and any later replay can fetch them by sequence number", r.String())
 	assert.False(t, r.OK())
 	assert.Equal(t, "dry run: would replay 2, skipped 0", (&Report{DryRun: true, Planned: []Planned{{}, {}}}).String())
+	assert.Equal(t, "dry run: would replay 1, skipped 0; would defer 2 non-matching messages standing before a match (sequence numbers 3,5); they would remain in the DLQ, listed as deferred",
+		(&Report{DryRun: true, Planned: []Planned{{}}, Deferred: []int64{3, 5}}).String())
+	assert.Equal(t, "replayed 1, skipped 0, failed 0; interrupted: 2 selected not handled and still in the DLQ (1 received and abandoned unchanged)",
+		(&Report{Replayed: []Moved{{}}, Interrupted: true, Unhandled: 2, Abandoned: []Moved{{}}}).String())
+}
+
+func TestWouldDefer(t *testing.T) {
+	t.Parallel()
+	entries := []Entry{
+		{SequenceNumber: 1, State: StateActive},   // planned
+		{SequenceNumber: 2, State: StateActive},   // stands before 4: deferred
+		{SequenceNumber: 3, State: StateDeferred}, // already deferred: never received by a plain receive
+		{SequenceNumber: 4, State: StateActive},   // planned, the last active one
+		{SequenceNumber: 5, State: StateActive},   // after the last match: untouched
+		{SequenceNumber: 6, State: StateDeferred}, // planned, fetched by sequence number
+	}
+	plan := map[int64]*Planned{1: {State: StateActive}, 4: {State: StateActive}, 6: {State: StateDeferred}}
+	assert.Equal(t, []int64{2}, wouldDefer(entries, plan))
+	assert.Empty(t, wouldDefer(entries, map[int64]*Planned{6: {State: StateDeferred}}), "only deferred matches: nothing is received")
+	assert.Empty(t, wouldDefer(entries, map[int64]*Planned{}))
+	assert.Equal(t, []int64{1, 2, 4}, wouldDefer(entries, map[int64]*Planned{5: {State: StateActive}}))
 }
 
 func TestReplayOptionsValidation(t *testing.T) {

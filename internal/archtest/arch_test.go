@@ -54,7 +54,8 @@ func TestDependencyArrows(t *testing.T) {
 		{"sbemu/internal/broker", nil},
 		{"sbemu/internal/amqp", nil},
 		{"graph/graphsim", nil},
-		{"internal/sbconn", nil},
+		{"internal/sbconn", []string{"internal/azcred"}},
+		{"internal/azcred", nil},
 		{"internal/envflag", nil},
 	}
 	for _, tc := range cases {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/licensefix/licensefix/internal/azcred"
 	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/internal/logging"
 	"github.com/licensefix/licensefix/internal/sbconn"
@@ -21,6 +22,10 @@ const (
 	ExitOK      = 0
 	ExitFailure = 1
 	ExitUsage   = 2
+	// ExitInterrupted is a command stopped by Ctrl-C (SIGINT) or SIGTERM
+	// after a graceful stop, as shells report a process killed by SIGINT
+	// (128+2).
+	ExitInterrupted = 130
 )
 
 // Env is everything a subcommand may touch of the process.
@@ -95,7 +100,7 @@ func ExitCode(err error) int {
 		return ExitOK
 	case errors.As(err, &ee):
 		return ee.code
-	case errors.As(err, &ue), envflag.IsSettingError(err), sbconn.IsSettingError(err):
+	case errors.As(err, &ue), envflag.IsSettingError(err), sbconn.IsSettingError(err), azcred.IsConfigError(err):
 		return ExitUsage
 	default:
 		return ExitFailure
@@ -165,7 +170,7 @@ func addServiceBusSettings(s *envflag.Set) *serviceBusSettings {
 
 // options validates the settings and returns sbconn options.
 func (sb *serviceBusSettings) options(s *envflag.Set) (sbconn.Options, error) {
-	o := sbconn.Options{ConnectionString: sb.connectionString, Namespace: sb.namespace}
+	o := sbconn.Options{ConnectionString: sb.connectionString, Namespace: sb.namespace, Getenv: s.Getenv}
 	if err := o.Validate(); err != nil {
 		var se *sbconn.Error
 		if errors.As(err, &se) {

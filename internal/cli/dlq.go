@@ -245,6 +245,8 @@ func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 		writeReplayReport(e.Stdout, rep)
 	}
 	switch {
+	case rep.Interrupted && ctx.Err() != nil:
+		return &exitError{code: ExitInterrupted, err: fmt.Errorf("replay interrupted; %d selected message(s) not handled are still in the DLQ, unlocked; run the same command again to continue", rep.Unhandled)}
 	case runErr != nil:
 		return fmt.Errorf("replay stopped: %w", runErr)
 	case !rep.OK():
@@ -272,6 +274,9 @@ func writeReplayReport(w io.Writer, rep *dlq.Report) {
 	}
 	for _, f := range rep.Failed {
 		fmt.Fprintf(w, "failed %d (message %s): %s\n", f.SequenceNumber, dlqText(f.MessageID), dlqText(f.Error))
+	}
+	for _, a := range rep.Abandoned {
+		fmt.Fprintf(w, "abandoned %d (message %s): interrupted before its copy was sent; it is back in the DLQ, unlocked\n", a.SequenceNumber, dlqText(a.MessageID))
 	}
 	fmt.Fprintln(w, rep.String())
 }

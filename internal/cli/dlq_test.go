@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -181,7 +183,7 @@ func TestDLQReplayCommand(t *testing.T) {
 	require.Equal(t, ExitOK, code, errOut)
 	assert.Regexp(t, `(?m)^SEQ\s+MESSAGE ID\s+NEW MESSAGE ID`, out)
 	assert.Regexp(t, `(?m)^\d+\s+m-alice@contoso.com\s+m-alice@contoso.com-replay1-seq\d+\s+UserNotFound\s+alice@contoso.com\s+active`, out)
-	assert.Contains(t, out, "dry run: would replay 2, skipped 0\n")
+	assert.Contains(t, out, "dry run: would replay 2, skipped 0; would defer 1 non-matching messages standing before a match (sequence numbers 2)")
 	assert.Contains(t, errOut, `"msg":"replay_audit"`)
 	assert.Empty(t, peekAll(t, srv, 0), "dry run moves nothing")
 
@@ -228,4 +230,55 @@ func TestDLQReplayExitsOneOnFailure(t *testing.T) {
 	assert.Contains(t, errOut, "1 message(s) failed to replay")
 	require.NoError(t, other.AbandonMessage(ctx, held[0], nil))
 	require.NoError(t, other.Close(ctx))
+}
+
+func TestDLQReplayInterruptedExits130WithPartialSummary(t *testing.T) {
+	t.Parallel()
+	srv, env := emulator(t)
+	deadLetterUsers(t, srv, cliReasons, "alice@contoso.com", "bob@contoso.com", "carol@contoso.com")
+
+	// One send every ~17 minutes: after the first copy the replay waits for
+	// its next slot, holding no lock, until "Ctrl-C".
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errb bytes.Buffer
+	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, e, []string{"dlq", "replay", "--rate", "0.001/s"}) }()
+	require.Eventually(t, func() bool { return len(peekAll(t, srv, 0)) == 1 }, time.Minute, 50*time.Millisecond)
+	cancel()
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("replay did not stop on cancellation")
+	}
+	assert.Equal(t, ExitInterrupted, code, errb.String())
+	assert.Contains(t, out.String(), "replayed 1, skipped 0, failed 0; interrupted: 2 selected not handled and still in the DLQ\n", "the partial summary is printed")
+	assert.Contains(t, errb.String(), "replay interrupted; 2 selected message(s) not handled are still in the DLQ, unlocked")
+	assert.Contains(t, errb.String(), `"phase":"end"`)
+	assert.Contains(t, errb.String(), `"interrupted":true`)
+
+	// Nothing was left locked: an immediate second run finishes the job.
+	code, stdout, stderr := runCLIStdin(t, env, "", "dlq", "replay", "--receive-timeout", "2s")
+	require.Equal(t, ExitOK, code, stderr)
+	assert.Contains(t, stdout, "replayed 2, skipped 0, failed 0")
+	assert.Len(t, peekAll(t, srv, 0), 3)
+	assert.Empty(t, peekAll(t, srv, azservicebus.SubQueueDeadLetter))
+}
+
+func TestDLQReplayDryRunListsDeferrals(t *testing.T) {
+	t.Parallel()
+	srv, env := emulator(t)
+	deadLetterUsers(t, srv, cliReasons, "alice@contoso.com", "bob@contoso.com", "carol@contoso.com")
+	seqs := peekAll(t, srv, azservicebus.SubQueueDeadLetter)
+	require.Len(t, seqs, 3)
+
+	code, out, errOut := runCLIStdin(t, env, "", "dlq", "replay", "--reason", "UserNotFound", "--dry-run")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Contains(t, out, fmt.Sprintf("dry run: would replay 2, skipped 0; would defer 1 non-matching messages standing before a match (sequence numbers %d)", *seqs[1].SequenceNumber))
+
+	code, out, errOut = runCLIStdin(t, env, "", "dlq", "replay", "--reason", "UserNotFound")
+	require.Equal(t, ExitOK, code, errOut)
+	assert.Contains(t, out, fmt.Sprintf("deferred 1 non-matching messages (sequence numbers %d)", *seqs[1].SequenceNumber), "the real run defers what the dry run said")
 }

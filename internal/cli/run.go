@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/licensefix/licensefix/graph"
@@ -139,18 +137,6 @@ func (rs *runSettings) graphConfig(s *envflag.Set, version string) (graph.Config
 	return gc, nil
 }
 
-// graphCredential returns the azidentity credential for the cloud's authority.
-func graphCredential(c graph.Cloud) (azcore.TokenCredential, error) {
-	opts := &azidentity.DefaultAzureCredentialOptions{}
-	switch c {
-	case graph.CloudUSGov, graph.CloudUSGovDoD:
-		opts.Cloud = cloud.AzureGovernment
-	case graph.CloudChina:
-		opts.Cloud = cloud.AzureChina
-	}
-	return azidentity.NewDefaultAzureCredential(opts)
-}
-
 // newGraphClient builds the Graph client, turning its config errors into
 // setting errors.
 func newGraphClient(s *envflag.Set, gc graph.Config) (*graph.Client, error) {
@@ -204,12 +190,24 @@ func runRun(ctx context.Context, e *Env, args []string) error {
 	if _, err := newGraphClient(s, probe); err != nil {
 		return err
 	}
+	// One credential for Service Bus and Graph, chosen from the environment
+	// and checked now, so that a misconfigured identity fails start-up.
+	var scopes []string
+	if sbOpts.Namespace != "" {
+		scopes = append(scopes, sbconn.TokenScope)
+	}
 	if gc.Auth == graph.AuthAzure {
-		cred, err := graphCredential(gc.Cloud)
+		scopes = append(scopes, gc.Cloud.Scope())
+	}
+	if len(scopes) > 0 {
+		cred, err := azureCredential(ctx, logger, e.Getenv, gc.Cloud, scopes)
 		if err != nil {
-			return fmt.Errorf("graph credential: %w", err)
+			return err
 		}
-		gc.Credential = cred
+		sbOpts.Credential = cred
+		if gc.Auth == graph.AuthAzure {
+			gc.Credential = cred
+		}
 	}
 	gclient, err := newGraphClient(s, gc)
 	if err != nil {

@@ -69,6 +69,10 @@ func (s *Set) FlagSet() *flag.FlagSet { return s.fs }
 // Args returns the positional arguments left after Parse.
 func (s *Set) Args() []string { return s.fs.Args() }
 
+// Getenv looks up an environment variable with the getenv given to New, for
+// settings read by libraries rather than bound here (AZURE_* variables).
+func (s *Set) Getenv(key string) string { return s.getenv(key) }
+
 type funcValue struct {
 	st *setting
 }

@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
-	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+
+	"github.com/licensefix/licensefix/internal/azcred"
 )
 
 // Setting names, shared with the CLI.
@@ -16,6 +18,10 @@ const (
 	EnvConnectionString = "LICENSEFIX_SERVICEBUS_CONNECTION_STRING"
 	EnvNamespace        = "LICENSEFIX_SERVICEBUS_NAMESPACE"
 )
+
+// TokenScope is the scope azservicebus asks a credential for (the same in
+// every cloud), for checking a credential before connecting.
+const TokenScope = "https://servicebus.azure.net//.default"
 
 // Options selects how to reach Service Bus.
 type Options struct {
@@ -26,9 +32,14 @@ type Options struct {
 	// contoso.servicebus.windows.net (LICENSEFIX_SERVICEBUS_NAMESPACE),
 	// authenticated with Credential.
 	Namespace string
-	// Credential is used with Namespace; nil means azidentity's default
-	// chain (workload identity, managed identity, environment, Azure CLI).
+	// Credential is used with Namespace; nil means the credential
+	// azcred.Select chooses from the environment (workload identity
+	// directly when its variables are set; on Kubernetes without them, an
+	// error at once; elsewhere azidentity's default chain).
 	Credential azcore.TokenCredential
+	// Getenv is the environment azcred reads when Credential is nil; nil
+	// means os.Getenv.
+	Getenv func(string) string
 	// ClientOptions are passed to the SDK (retry settings, application id).
 	ClientOptions *azservicebus.ClientOptions
 }
@@ -118,10 +129,13 @@ func NewClient(o Options) (*azservicebus.Client, error) {
 	}
 	cred := o.Credential
 	if cred == nil {
+		getenv := o.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
 		var err error
-		cred, err = azidentity.NewDefaultAzureCredential(nil)
-		if err != nil {
-			return nil, fmt.Errorf("azure credential: %w", err)
+		if cred, _, err = azcred.FromEnvironment(getenv, azcred.Options{}); err != nil {
+			return nil, err
 		}
 	}
 	c, err := azservicebus.NewClient(o.Namespace, cred, o.ClientOptions)
