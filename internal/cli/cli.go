@@ -35,6 +35,9 @@ type Env struct {
 	// Interactive reports whether a person can answer a question: stdin
 	// and stderr are terminals. nil means no (tests, pipes, CI).
 	Interactive func() bool
+	// collect, when set, is told of every settings set a command declares
+	// (shell completion reads the flag names from it).
+	collect func(*envflag.Set)
 }
 
 // OSEnv returns an Env over the real process.

@@ -15,7 +15,6 @@ import (
 	"github.com/licensefix/licensefix/dlq"
 	"github.com/licensefix/licensefix/graph"
 	"github.com/licensefix/licensefix/graph/graphsim"
-	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/internal/sbconn"
 	"github.com/licensefix/licensefix/messages"
 	"github.com/licensefix/licensefix/retry"
@@ -82,7 +81,7 @@ func devSamples() ([]sample, error) {
 }
 
 func runDev(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dev", e.Getenv, e.Stderr)
+	s := e.newSet("dev")
 	var once bool
 	var httpAddr, emulatorAddr string
 	var maxRetry time.Duration

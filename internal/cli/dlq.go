@@ -90,7 +90,7 @@ func (f *filterSettings) filter(s *envflag.Set, now time.Time) (dlq.Filter, erro
 }
 
 func runDLQList(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dlq list", e.Getenv, e.Stderr)
+	s := e.newSet("dlq list")
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)
@@ -187,7 +187,7 @@ func parseReplayRate(v string) (float64, error) {
 }
 
 func runDLQReplay(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dlq replay", e.Getenv, e.Stderr)
+	s := e.newSet("dlq replay")
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)

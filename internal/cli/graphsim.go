@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/licensefix/licensefix/graph/graphsim"
-	"github.com/licensefix/licensefix/internal/envflag"
 )
 
 func init() {
@@ -13,7 +12,7 @@ func init() {
 }
 
 func runGraphsim(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("graphsim", e.Getenv, e.Stderr)
+	s := e.newSet("graphsim")
 	var listen, scenarioPath string
 	s.String(&listen, "listen", "LICENSEFIX_GRAPHSIM_LISTEN", "127.0.0.1:8081", "HTTP address to listen on")
 	s.String(&scenarioPath, "scenario", "LICENSEFIX_GRAPHSIM_SCENARIO", "", "scenario JSON file; empty = the built-in demo scenario")

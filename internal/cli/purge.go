@@ -13,7 +13,6 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 
 	"github.com/licensefix/licensefix/dlq"
-	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/internal/sbconn"
 )
 
@@ -22,7 +21,7 @@ import (
 var errNotConfirmed = errors.New("not confirmed; nothing purged")
 
 func runDLQPurge(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dlq purge", e.Getenv, e.Stderr)
+	s := e.newSet("dlq purge")
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)

@@ -85,7 +85,7 @@ func listSetting(s *envflag.Set, p *[]string, flagName, env, usage string) {
 }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("send", e.Getenv, e.Stderr)
+	s := e.newSet("send")
 	st := &sendSettings{sb: addServiceBusSettings(s), logs: addLogSettings(s)}
 	listSetting(s, &st.userIDs, "user-id", "LICENSEFIX_SEND_USER_IDS", "user ids (object id or userPrincipalName)")
 	s.String(&st.from, "from", "LICENSEFIX_SEND_FROM", "", "file of user ids, one per line, or CSV with a userId, id, objectId or userPrincipalName column; - reads stdin")
