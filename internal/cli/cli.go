@@ -160,7 +160,8 @@ func printUsage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'licensefix <command> --help' for its settings. Every setting is a flag and a LICENSEFIX_* variable.")
+	fmt.Fprintln(w, "\nRun 'licensefix <command> --help' for its settings. Every setting is a flag and a LICENSEFIX_* variable.\n"+
+		"'licensefix --version' prints the version; 'licensefix completion bash|zsh|fish' prints a completion script.")
 }
 
 // logSettings are the logging settings every long-running command shares.

@@ -158,4 +158,8 @@ func TestVersionFlag(t *testing.T) {
 	code, out, _ := runCLI(t, nil, "--version")
 	assert.Equal(t, ExitOK, code)
 	assert.Contains(t, out, "licensefix 1.2.3 (commit abc123")
+	code, _, errOut := runCLI(t, nil, "--help")
+	assert.Equal(t, ExitOK, code)
+	assert.Contains(t, errOut, "'licensefix --version' prints the version")
+	assert.Contains(t, errOut, "completion ")
 }
