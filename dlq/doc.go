@@ -1,8 +1,8 @@
-// Package dlq lists and replays the dead-letter queue (DLQ) of the
-// licensefix queue. It is the library behind `licensefix dlq list` and
-// `licensefix dlq replay` and does no command-line parsing; it does not
-// depend on the worker, whose dead-letter property keys and reasons it
-// declares itself (Prop*, Reason*).
+// Package dlq lists, replays and purges the dead-letter queue (DLQ) of the
+// licensefix queue. It is the library behind `licensefix dlq list`,
+// `licensefix dlq replay` and `licensefix dlq purge` and does no
+// command-line parsing; it does not depend on the worker, whose dead-letter
+// property keys and reasons it declares itself (Prop*, Reason*, Reasons).
 //
 // # Listing
 //
@@ -14,6 +14,18 @@
 // the body as [messages.Decode] reads it. [Summarize] groups entries by
 // reason and, for GraphRejected and RetriesExhausted, by Graph error code;
 // [WriteTable] and [WriteSummary] render them for a terminal.
+//
+// # Purging
+//
+// [Purge] removes (completes) the messages that match a [Filter] and
+// nothing else, for dead letters that no replay will ever fix (an
+// InvalidMessage body, a user deleted on purpose). It selects by peeking,
+// then works like Replay's steps 2 and 3 below: deferred matches are
+// fetched by sequence number, active ones received one at a time, with any
+// non-matching message in between deferred, never removed. A dry run
+// stops after the selection; a Confirm hook sees the selection before
+// anything is locked. Every Purge ends with one info log line
+// "purge_audit".
 //
 // # Replaying
 //

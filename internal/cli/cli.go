@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,18 +37,31 @@ type Env struct {
 	Stderr io.Writer
 	// Version and Commit are stamped into the binary at build time.
 	Version, Commit string
+	// Interactive reports whether a person can answer a question: stdin
+	// and stderr are terminals. nil means no (tests, pipes, CI).
+	Interactive func() bool
+	// collect, when set, is told of every settings set a command declares
+	// (shell completion reads the flag names from it).
+	collect func(*envflag.Set)
 }
 
 // OSEnv returns an Env over the real process.
 func OSEnv(version, commit string) *Env {
-	return &Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, Commit: commit}
+	return &Env{Getenv: os.Getenv, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Version: version, Commit: commit,
+		Interactive: func() bool { return logging.IsTerminal(os.Stdin) && logging.IsTerminal(os.Stderr) }}
 }
+
+// interactive reports whether e.Interactive says a person is there.
+func (e *Env) interactive() bool { return e.Interactive != nil && e.Interactive() }
 
 // command is one subcommand.
 type command struct {
 	name    string
 	summary string
 	run     func(ctx context.Context, e *Env, args []string) error
+	// subcommands are the words run accepts as its first argument (dlq
+	// list, ...), for usage hints and shell completion.
+	subcommands []string
 }
 
 var commands = map[string]command{}
@@ -69,6 +83,8 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{msg: fmt.Sprintf(format, args...)} }
 
 // Main runs the subcommand named by args[0] and returns the exit code.
+// "licensefix --version" is "licensefix version". A usage error prints the
+// error and one line pointing at --help, never the whole usage.
 func Main(ctx context.Context, e *Env, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		printUsage(e.Stderr)
@@ -77,18 +93,40 @@ func Main(ctx context.Context, e *Env, args []string) int {
 		}
 		return ExitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(e.Stderr, "licensefix: unknown command %q\n\n", args[0])
-		printUsage(e.Stderr)
+		fmt.Fprintf(e.Stderr, "licensefix: unknown command %q\n%s\n", args[0], helpHint(""))
 		return ExitUsage
 	}
 	err := c.run(ctx, e, args[1:])
 	code := ExitCode(err)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(e.Stderr, "licensefix %s: %v\n", c.name, err)
+		if code == ExitUsage {
+			fmt.Fprintln(e.Stderr, helpHint(commandPath(c.name, args[1:])))
+		}
 	}
 	return code
+}
+
+// commandPath is the command a usage error belongs to, with its
+// subcommand when it has one ("dlq list").
+func commandPath(name string, rest []string) string {
+	if len(rest) > 0 && slices.Contains(commands[name].subcommands, rest[0]) {
+		return name + " " + rest[0]
+	}
+	return name
+}
+
+// helpHint is the one line printed after a usage error.
+func helpHint(path string) string {
+	if path == "" {
+		return "Run 'licensefix --help' for the list of commands."
+	}
+	return "Run 'licensefix " + path + " --help' for its settings."
 }
 
 // ExitCode maps an error from a subcommand to the process exit code.
@@ -127,7 +165,8 @@ func printUsage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(w, "\nRun 'licensefix <command> --help' for its settings. Every setting is a flag and a LICENSEFIX_* variable.")
+	fmt.Fprintln(w, "\nRun 'licensefix <command> --help' for its settings. Every setting is a flag and a LICENSEFIX_* variable.\n"+
+		"'licensefix --version' prints the version; 'licensefix completion bash|zsh|fish' prints a completion script.")
 }
 
 // logSettings are the logging settings every long-running command shares.

@@ -15,7 +15,6 @@ import (
 	"github.com/licensefix/licensefix/dlq"
 	"github.com/licensefix/licensefix/graph"
 	"github.com/licensefix/licensefix/graph/graphsim"
-	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/internal/sbconn"
 	"github.com/licensefix/licensefix/messages"
 	"github.com/licensefix/licensefix/retry"
@@ -30,6 +29,12 @@ func init() {
 // devDownUser is answered 503 for ever by the demo's simulator, so that its
 // retry budget runs out while everyone else is served (RetriesExhausted).
 const devDownUser = "down@contoso.onmicrosoft.com"
+
+// devOnceGone ends the summary of `dev --once`: the in-memory emulator
+// stops with the demo, so there is nothing left to inspect.
+const devOnceGone = "The emulator has stopped with the demo (--once), and its dead letters with it.\n" +
+	"To inspect them, run 'licensefix dev' without --once: it keeps the emulator running until Ctrl-C,\n" +
+	"so 'licensefix dlq list --summary' works with the connection string above."
 
 // devQueue is the queue the demo uses.
 const devQueue = "license-fixed"
@@ -82,7 +87,7 @@ func devSamples() ([]sample, error) {
 }
 
 func runDev(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dev", e.Getenv, e.Stderr)
+	s := e.newSet("dev")
 	var once bool
 	var httpAddr, emulatorAddr string
 	var maxRetry time.Duration
@@ -159,7 +164,7 @@ func runDev(ctx context.Context, e *Env, args []string) error {
 		return workerErr
 	}
 	if settled {
-		if err := printDevSummary(ctx, e.Stdout, sbOpts, len(samples), sim); err != nil {
+		if err := printDevSummary(ctx, e.Stdout, sbOpts, len(samples), sim, once); err != nil {
 			logger.Warn("summary failed", slog.String("error", err.Error()))
 		}
 		if pacingUsers > 0 {
@@ -228,7 +233,7 @@ func waitSettled(ctx context.Context, emu *sbemu.Server, served <-chan error) (s
 
 // printDevSummary prints outcomes by reason, read back from the queue's
 // dead-letter queue with the same code `licensefix dlq list` uses.
-func printDevSummary(ctx context.Context, out io.Writer, sbOpts sbconn.Options, sent int, sim *graphsim.Server) error {
+func printDevSummary(ctx context.Context, out io.Writer, sbOpts sbconn.Options, sent int, sim *graphsim.Server, once bool) error {
 	client, err := sbconn.NewClient(sbOpts)
 	if err != nil {
 		return err
@@ -260,6 +265,11 @@ func printDevSummary(ctx context.Context, out io.Writer, sbOpts sbconn.Options, 
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if once {
+		// The emulator, and every message in it, ends with this process.
+		fmt.Fprintln(out, devOnceGone)
+		return nil
 	}
 	fmt.Fprintln(out, "Inspect them with: licensefix dlq list --summary (same connection string as above)")
 	return nil

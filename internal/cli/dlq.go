@@ -22,24 +22,28 @@ import (
 )
 
 func init() {
-	register(command{name: "dlq", summary: "list (peek) or replay the dead-letter queue: dlq list | dlq replay", run: runDLQ})
+	register(command{name: "dlq", summary: "list (peek), replay or purge the dead-letter queue: dlq list | replay | purge", run: runDLQ,
+		subcommands: []string{"list", "replay", "purge"}})
 }
+
+const dlqUsage = "Usage: licensefix dlq list [flags] | licensefix dlq replay [flags] | licensefix dlq purge [flags]"
 
 func runDLQ(ctx context.Context, e *Env, args []string) error {
 	if len(args) == 0 {
-		fmt.Fprintln(e.Stderr, "Usage: licensefix dlq list [flags] | licensefix dlq replay [flags]")
-		return usagef("dlq needs a subcommand: list or replay")
+		return usagef("dlq needs a subcommand: list, replay or purge")
 	}
 	switch args[0] {
 	case "list":
 		return runDLQList(ctx, e, args[1:])
 	case "replay":
 		return runDLQReplay(ctx, e, args[1:])
+	case "purge":
+		return runDLQPurge(ctx, e, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprintln(e.Stderr, "Usage: licensefix dlq list [flags] | licensefix dlq replay [flags]\nRun 'licensefix dlq list --help' or 'licensefix dlq replay --help' for their settings.")
+		fmt.Fprintln(e.Stderr, dlqUsage+"\nRun 'licensefix dlq list --help' (or replay, purge) for their settings.")
 		return nil
 	default:
-		return usagef("unknown dlq subcommand %q (list or replay)", args[0])
+		return usagef("unknown dlq subcommand %q (list, replay or purge)", args[0])
 	}
 }
 
@@ -51,7 +55,7 @@ type filterSettings struct {
 
 func addFilterSettings(s *envflag.Set) *filterSettings {
 	f := &filterSettings{}
-	listSetting(s, &f.reasons, "reason", "LICENSEFIX_DLQ_REASON", "dead-letter reasons (InvalidMessage, UserNotFound, GraphRejected, RetriesExhausted, MaxDeliveryCountExceeded, TTLExpiredException)")
+	listSetting(s, &f.reasons, "reason", "LICENSEFIX_DLQ_REASON", "dead-letter reasons ("+strings.Join(dlq.Reasons(), ", ")+")")
 	listSetting(s, &f.userIDs, "user-id", "LICENSEFIX_DLQ_USER_ID", "user ids")
 	s.String(&f.since, "since", "LICENSEFIX_DLQ_SINCE", "", "enqueued at or after: RFC 3339 time or a duration ago (24h, 7d)")
 	s.String(&f.until, "until", "LICENSEFIX_DLQ_UNTIL", "", "enqueued at or before: RFC 3339 time or a duration ago")
@@ -59,7 +63,15 @@ func addFilterSettings(s *envflag.Set) *filterSettings {
 }
 
 func (f *filterSettings) filter(s *envflag.Set, now time.Time) (dlq.Filter, error) {
-	out := dlq.Filter{Reasons: f.reasons, UserIDs: f.userIDs}
+	out := dlq.Filter{UserIDs: f.userIDs}
+	for _, r := range f.reasons {
+		canon, ok := dlq.CanonicalReason(r)
+		if !ok {
+			return out, &envflag.SettingError{Env: "LICENSEFIX_DLQ_REASON", Flag: "reason",
+				Err: fmt.Errorf("unknown dead-letter reason %q; valid reasons: %s", r, strings.Join(dlq.Reasons(), ", "))}
+		}
+		out.Reasons = append(out.Reasons, canon)
+	}
 	var err error
 	if f.since != "" {
 		if out.Since, err = dlq.ParseTime(f.since, now); err != nil {
@@ -78,12 +90,14 @@ func (f *filterSettings) filter(s *envflag.Set, now time.Time) (dlq.Filter, erro
 }
 
 func runDLQList(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dlq list", e.Getenv, e.Stderr)
+	s := e.newSet("dlq list")
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)
 	var limit int
 	var asJSON, summary bool
+	var connect time.Duration
+	addConnectTimeout(s, &connect)
 	s.Int(&limit, "limit", "LICENSEFIX_DLQ_LIMIT", 0, "show at most this many messages (0: all)")
 	s.Bool(&asJSON, "json", "LICENSEFIX_DLQ_JSON", false, "print JSON (every field and application property) instead of a table")
 	s.Bool(&summary, "summary", "LICENSEFIX_DLQ_SUMMARY", false, "print counts by reason (and Graph error code) instead of messages")
@@ -107,6 +121,9 @@ func runDLQList(ctx context.Context, e *Env, args []string) error {
 	if limit < 0 {
 		return s.Invalid("LICENSEFIX_DLQ_LIMIT", "must not be negative")
 	}
+	if err := checkConnectTimeout(s, connect); err != nil {
+		return err
+	}
 	client, err := sbconn.NewClient(sbOpts)
 	if err != nil {
 		return err
@@ -117,6 +134,9 @@ func runDLQList(ctx context.Context, e *Env, args []string) error {
 		return fmt.Errorf("dead-letter receiver: %w", err)
 	}
 	defer opCloseQuietly(rcv.Close)
+	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.queue, peekOne(rcv)); err != nil {
+		return err
+	}
 	entries, err := dlq.List(ctx, rcv, filter, &dlq.ListOptions{Limit: limit})
 	if err != nil {
 		return err
@@ -133,6 +153,16 @@ func runDLQList(ctx context.Context, e *Env, args []string) error {
 		return opWriteJSON(e.Stdout, entries)
 	default:
 		return dlq.WriteTable(e.Stdout, entries)
+	}
+}
+
+// peekOne peeks the first message of p: a harmless first call that opens
+// the connection and the link.
+func peekOne(p dlq.Peeker) func(context.Context) error {
+	return func(ctx context.Context) error {
+		first := int64(1)
+		_, err := p.PeekMessages(ctx, 1, &azservicebus.PeekMessagesOptions{FromSequenceNumber: &first})
+		return err
 	}
 }
 
@@ -157,14 +187,15 @@ func parseReplayRate(v string) (float64, error) {
 }
 
 func runDLQReplay(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("dlq replay", e.Getenv, e.Stderr)
+	s := e.newSet("dlq replay")
 	sb := addServiceBusSettings(s)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)
 	var max, maxReplays int
 	var rate string
 	var dryRun, force, asJSON bool
-	var receiveTimeout time.Duration
+	var receiveTimeout, connect time.Duration
+	addConnectTimeout(s, &connect)
 	s.Int(&max, "max", "LICENSEFIX_DLQ_MAX", 0, "replay at most this many messages (0: all that match)")
 	s.String(&rate, "rate", "LICENSEFIX_DLQ_RATE", "", "at most this many sends per second, e.g. 10/s (empty: no limit)")
 	s.Bool(&dryRun, "dry-run", "LICENSEFIX_DLQ_DRY_RUN", false, "print what would be replayed; change nothing (peek only)")
@@ -202,6 +233,9 @@ func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 	case receiveTimeout <= 0:
 		return s.Invalid("LICENSEFIX_DLQ_RECEIVE_TIMEOUT", "must be positive")
 	}
+	if err := checkConnectTimeout(s, connect); err != nil {
+		return err
+	}
 
 	client, err := sbconn.NewClient(sbOpts)
 	if err != nil {
@@ -213,6 +247,9 @@ func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer opCloseQuietly(ep.Close)
+	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.queue, peekOne(ep.DeadLetter)); err != nil {
+		return err
+	}
 
 	opts := dlq.ReplayOptions{
 		Filter: filter, Max: max, Rate: perSecond, DryRun: dryRun, MaxReplays: maxReplays, Force: force,

@@ -57,8 +57,8 @@ func TestDLQUsageErrors(t *testing.T) {
 	}
 	code, _, errOut := runCLI(t, env, "dlq")
 	assert.Equal(t, ExitUsage, code)
-	assert.Contains(t, errOut, "list or replay")
-	code, _, _ = runCLI(t, env, "dlq", "purge")
+	assert.Contains(t, errOut, "list, replay or purge")
+	code, _, _ = runCLI(t, env, "dlq", "frobnicate")
 	assert.Equal(t, ExitUsage, code)
 	code, _, _ = runCLI(t, env, "dlq", "--help")
 	assert.Equal(t, ExitOK, code)

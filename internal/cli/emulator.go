@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/licensefix/licensefix/internal/envflag"
 	"github.com/licensefix/licensefix/sbemu"
 )
 
@@ -13,7 +12,7 @@ func init() {
 }
 
 func runEmulator(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("emulator", e.Getenv, e.Stderr)
+	s := e.newSet("emulator")
 	var listen, configPath, keyName, key string
 	var trustJWT bool
 	s.String(&listen, "listen", "LICENSEFIX_EMULATOR_LISTEN", "127.0.0.1:5672", "TCP address to listen on (plain AMQP, no TLS)")

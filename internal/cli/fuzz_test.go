@@ -9,12 +9,14 @@ import (
 // FuzzParseIDs feeds arbitrary input files to parseIDs: no panic, line
 // numbers within the input, ids trimmed and on one line in the line format.
 func FuzzParseIDs(f *testing.F) {
-	f.Add([]byte("alice@contoso.com\nbob@contoso.com\n"))
-	f.Add([]byte("name,userId\nAlice,alice@contoso.com\n\"x\ny\",bob@contoso.com\n"))
-	f.Add([]byte("\uFEFFuserId\r\n\"unterminated\n"))
-	f.Add([]byte("# comment\n\n  spaced  \n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ids, err := parseIDs(data)
+	f.Add([]byte("alice@contoso.com\nbob@contoso.com\n"), false)
+	f.Add([]byte("name,userId\nAlice,alice@contoso.com\n\"x\ny\",bob@contoso.com\n"), false)
+	f.Add([]byte("\uFEFFuserId\r\n\"unterminated\n"), false)
+	f.Add([]byte("# comment\n\n  spaced  \n"), false)
+	f.Add([]byte("# export\nName,UserPrincipalName\nAlice,alice@contoso.com\n"), true)
+	f.Add([]byte("name,dept\nAlice,HR\n"), true)
+	f.Fuzz(func(t *testing.T, data []byte, isCSV bool) {
+		ids, err := parseIDs(data, isCSV)
 		if err != nil {
 			return
 		}

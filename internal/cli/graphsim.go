@@ -15,7 +15,7 @@ func init() {
 }
 
 func runGraphsim(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("graphsim", e.Getenv, e.Stderr)
+	s := e.newSet("graphsim")
 	var listen, scenarioPath, steps string
 	var rate, burst float64
 	var latency time.Duration

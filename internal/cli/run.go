@@ -152,7 +152,7 @@ func newGraphClient(s *envflag.Set, gc graph.Config) (*graph.Client, error) {
 }
 
 func runRun(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("run", e.Getenv, e.Stderr)
+	s := e.newSet("run")
 	ls := addLogSettings(s)
 	sb := addServiceBusSettings(s)
 	rs := addRunSettings(s)

@@ -52,6 +52,7 @@ type sendSettings struct {
 	source, correlationID string
 	cloudEvents           bool
 	cloudEventType        string
+	connectTimeout        time.Duration
 }
 
 // repeatedFlag is a flag.Value for a list setting: each occurrence appends
@@ -84,16 +85,17 @@ func listSetting(s *envflag.Set, p *[]string, flagName, env, usage string) {
 }
 
 func runSend(ctx context.Context, e *Env, args []string) error {
-	s := envflag.New("send", e.Getenv, e.Stderr)
+	s := e.newSet("send")
 	st := &sendSettings{sb: addServiceBusSettings(s), logs: addLogSettings(s)}
 	listSetting(s, &st.userIDs, "user-id", "LICENSEFIX_SEND_USER_IDS", "user ids (object id or userPrincipalName)")
-	s.String(&st.from, "from", "LICENSEFIX_SEND_FROM", "", "file of user ids, one per line or CSV with a userId header; - reads stdin")
+	s.String(&st.from, "from", "LICENSEFIX_SEND_FROM", "", "file of user ids, one per line, or CSV with a userId, id, objectId or userPrincipalName column; - reads stdin")
 	s.Bool(&st.skipInvalid, "skip-invalid", "LICENSEFIX_SEND_SKIP_INVALID", false, "send the valid ids even when some are invalid")
 	s.Bool(&st.keepDups, "keep-duplicates", "LICENSEFIX_SEND_KEEP_DUPLICATES", false, "send an id as often as it occurs instead of once")
 	s.String(&st.source, "source", "LICENSEFIX_SEND_SOURCE", "", "source of the event (body field source; CloudEvents source)")
 	s.String(&st.correlationID, "correlation-id", "LICENSEFIX_SEND_CORRELATION_ID", "", "correlation id for every message (Service Bus property and body field)")
 	s.Bool(&st.cloudEvents, "cloudevents", "LICENSEFIX_SEND_CLOUDEVENTS", false, "send CloudEvents 1.0 in structured mode instead of plain JSON")
 	s.String(&st.cloudEventType, "cloudevent-type", "LICENSEFIX_SEND_CLOUDEVENT_TYPE", DefaultCloudEventType, "CloudEvents type with --cloudevents")
+	addConnectTimeout(s, &st.connectTimeout)
 	if err := s.Parse(args); err != nil {
 		return err
 	}
@@ -109,6 +111,9 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	if err := st.validate(s); err != nil {
+		return err
+	}
+	if err := checkConnectTimeout(s, st.connectTimeout); err != nil {
 		return err
 	}
 
@@ -149,6 +154,10 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 		return fmt.Errorf("sender: %w", err)
 	}
 	defer opCloseQuietly(sender.Close)
+	openSender := func(ctx context.Context) error { _, err := sender.NewMessageBatch(ctx, nil); return err }
+	if err := firstContact(ctx, st.connectTimeout, st.sb.endpoint(), "open a sender on queue "+st.sb.queue, openSender); err != nil {
+		return err
+	}
 
 	var bar *progressbar.ProgressBar
 	progress := func(int) {}
@@ -246,20 +255,32 @@ func (st *sendSettings) collect(e *Env) ([]inputID, error) {
 	if len(data) > maxInputSize {
 		return nil, fmt.Errorf("%s is larger than %d MiB; split it", name, maxInputSize>>20)
 	}
-	fromFile, err := parseIDs(data)
+	fromFile, err := parseIDs(data, strings.HasSuffix(strings.ToLower(st.from), ".csv"))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	return append(ids, fromFile...), nil
 }
 
-// parseIDs reads user ids: CSV when the first non-blank line is a CSV header
-// with a userId column (any letter case), else one id per line. Blank lines
-// and lines starting with # are ignored in the line format. A UTF-8 byte
+// idColumns are the CSV header names that hold a user id, in order of
+// preference when a header has several; compared without regard to letter
+// case.
+var idColumns = []string{"userId", "id", "objectId", "userPrincipalName"}
+
+// parseIDs reads user ids. The input is CSV when its first line that is not
+// blank or a # comment has a comma, or when isCSV says so (a .csv file);
+// the user ids are then in the first of idColumns the header names, and a
+// header without any of them is a usage error naming them. A one-column
+// header naming one of idColumns is read the same way. Anything else is one
+// id per line, blank lines and lines starting with # ignored. A UTF-8 byte
 // order mark is dropped. Positions are "line N" (1-based).
-func parseIDs(data []byte) ([]inputID, error) {
+func parseIDs(data []byte, isCSV bool) ([]inputID, error) {
 	data = bytes.TrimPrefix(data, []byte("\uFEFF"))
-	if col, ok := csvUserIDColumn(data); ok {
+	col, csvInput, err := csvIDColumn(data, isCSV)
+	if err != nil {
+		return nil, err
+	}
+	if csvInput {
 		return parseCSV(data, col)
 	}
 	var out []inputID
@@ -273,31 +294,50 @@ func parseIDs(data []byte) ([]inputID, error) {
 	return out, nil
 }
 
-// csvUserIDColumn reports the userId column of a CSV header line.
-func csvUserIDColumn(data []byte) (int, bool) {
+// csvIDColumn finds the user-id column of a CSV header. csvInput is false
+// for the one-id-per-line format.
+func csvIDColumn(data []byte, isCSV bool) (col int, csvInput bool, err error) {
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimSpace(line)
-		if line == "" {
+		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		rec, err := csv.NewReader(strings.NewReader(line)).Read()
-		if err != nil {
-			return 0, false
+		rec, perr := csv.NewReader(strings.NewReader(line)).Read()
+		if perr != nil {
+			if isCSV || strings.Contains(line, ",") {
+				return 0, false, usagef("the CSV header %q does not parse: %v", line, perr)
+			}
+			return 0, false, nil
 		}
-		for i, f := range rec {
-			if strings.EqualFold(strings.TrimSpace(f), "userId") {
-				return i, true
+		for _, want := range idColumns {
+			for i, f := range rec {
+				if strings.EqualFold(strings.TrimSpace(f), want) {
+					return i, true, nil
+				}
 			}
 		}
-		return 0, false
+		if isCSV || len(rec) > 1 {
+			return 0, false, usagef("the CSV header has no user id column: looked for %s (any letter case), found %s",
+				strings.Join(idColumns, ", "), strings.Join(quoteAll(rec), ", "))
+		}
+		return 0, false, nil
 	}
-	return 0, false
+	return 0, false, nil
+}
+
+func quoteAll(fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		out[i] = fmt.Sprintf("%q", strings.TrimSpace(f))
+	}
+	return out
 }
 
 func parseCSV(data []byte, col int) ([]inputID, error) {
 	r := csv.NewReader(bytes.NewReader(data))
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
+	r.Comment = '#'
 	var out []inputID
 	header := true
 	for {

@@ -26,7 +26,7 @@ const dummyConn = "Endpoint=sb://127.0.0.1:1;SharedAccessKeyName=k;SharedAccessK
 
 func TestParseIDsLines(t *testing.T) {
 	t.Parallel()
-	got, err := parseIDs([]byte("\uFEFFalice@contoso.com\r\n\n# a comment\n  bob@contoso.com  \n4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51"))
+	got, err := parseIDs([]byte("\uFEFFalice@contoso.com\r\n\n# a comment\n  bob@contoso.com  \n4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51"), false)
 	require.NoError(t, err)
 	assert.Equal(t, []inputID{
 		{where: "line 1", id: "alice@contoso.com"},
@@ -43,7 +43,7 @@ func TestParseIDsCSV(t *testing.T) {
 		"\"Bob, Jr.\", bob@contoso.com ,IT\n" +
 		"short\n" +
 		"\"multi\nline\",carol@contoso.com,X\n"
-	got, err := parseIDs([]byte(in))
+	got, err := parseIDs([]byte(in), false)
 	require.NoError(t, err)
 	assert.Equal(t, []inputID{
 		{where: "line 2", id: "alice@contoso.com"},
@@ -52,17 +52,48 @@ func TestParseIDsCSV(t *testing.T) {
 		{where: "line 6", id: "carol@contoso.com"},
 	}, got)
 
-	_, err = parseIDs([]byte("userId\n\"unterminated\n"))
+	_, err = parseIDs([]byte("userId\n\"unterminated\n"), false)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "CSV line 2")
 
-	// A lone header is CSV; a first line without userId is the line format.
-	got, err = parseIDs([]byte("userId\nalice@contoso.com\n"))
+	// A lone header is CSV; a single column without a known name is the
+	// line format.
+	got, err = parseIDs([]byte("userId\nalice@contoso.com\n"), false)
 	require.NoError(t, err)
 	assert.Equal(t, []inputID{{where: "line 2", id: "alice@contoso.com"}}, got)
-	got, err = parseIDs([]byte("alice@contoso.com,extra\n"))
+	got, err = parseIDs([]byte("alice@contoso.com\n"), false)
 	require.NoError(t, err)
-	assert.Equal(t, []inputID{{where: "line 1", id: "alice@contoso.com,extra"}}, got)
+	assert.Equal(t, []inputID{{where: "line 1", id: "alice@contoso.com"}}, got)
+}
+
+func TestParseIDsCSVColumnNames(t *testing.T) {
+	t.Parallel()
+	for _, header := range []string{"userId", "USERID", "id", "Id", "objectId", "ObjectID", "userPrincipalName", "UserPrincipalName"} {
+		got, err := parseIDs([]byte("name,"+header+"\nAlice,alice@contoso.com\n"), false)
+		require.NoError(t, err, header)
+		assert.Equal(t, []inputID{{where: "line 2", id: "alice@contoso.com"}}, got, header)
+	}
+	// Several candidates: userId wins over id, id over objectId, objectId
+	// over userPrincipalName.
+	got, err := parseIDs([]byte("userPrincipalName,objectId,name\nalice@contoso.com,4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51,Alice\n"), false)
+	require.NoError(t, err)
+	assert.Equal(t, "4f1c2a7e-9b3d-4c8e-a1f0-6d2b8e9c7a51", got[0].id)
+	// Comment lines before the header (an export's banner) are skipped.
+	got, err = parseIDs([]byte("# exported 2026-11-28\nmail,Id\nx@contoso.com,bob@contoso.com\n"), false)
+	require.NoError(t, err)
+	assert.Equal(t, []inputID{{where: "line 3", id: "bob@contoso.com"}}, got)
+
+	// No id column: a usage error naming the columns looked for and found.
+	for _, tc := range []struct {
+		in    string
+		isCSV bool
+	}{{"name,mail\nAlice,alice@contoso.com\n", false}, {"mail\nalice@contoso.com\n", true}} {
+		_, err = parseIDs([]byte(tc.in), tc.isCSV)
+		require.Error(t, err, tc.in)
+		assert.Equal(t, ExitUsage, ExitCode(err), tc.in)
+		assert.Contains(t, err.Error(), "looked for userId, id, objectId, userPrincipalName (any letter case)")
+		assert.Contains(t, err.Error(), `"mail"`)
+	}
 }
 
 func TestValidateAndDedupe(t *testing.T) {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
-
-	"github.com/licensefix/licensefix/internal/envflag"
 )
 
 func init() {
@@ -14,7 +12,7 @@ func init() {
 }
 
 func runVersion(_ context.Context, e *Env, args []string) error {
-	s := envflag.New("version", e.Getenv, e.Stderr)
+	s := e.newSet("version")
 	if err := s.Parse(args); err != nil {
 		return err
 	}

@@ -45,6 +45,7 @@ type setting struct {
 // Set is a group of settings for one subcommand.
 type Set struct {
 	name     string
+	output   io.Writer
 	fs       *flag.FlagSet
 	getenv   func(string) string
 	settings []*setting
@@ -58,7 +59,7 @@ type Set struct {
 func New(name string, getenv func(string) string, output io.Writer) *Set {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(output)
-	s := &Set{name: name, fs: fs, getenv: getenv, byFlag: map[string]*setting{}, byEnv: map[string]*setting{}}
+	s := &Set{name: name, output: output, fs: fs, getenv: getenv, byFlag: map[string]*setting{}, byEnv: map[string]*setting{}}
 	fs.Usage = func() { s.PrintUsage(output) }
 	return s
 }
@@ -186,7 +187,9 @@ func (s *Set) List(p *[]string, flagName, env string, def []string, usage string
 }
 
 // Parse applies environment variables, then the flags in args. It returns
-// flag.ErrHelp for -h/--help and a *SettingError for a bad value.
+// flag.ErrHelp for -h/--help (after printing the usage to the Set's output)
+// and a *SettingError for a bad value, without printing the usage: a
+// mistake gets one line naming the setting, not a page of settings.
 func (s *Set) Parse(args []string) error {
 	for _, st := range s.settings {
 		if st.env == "" {
@@ -198,11 +201,16 @@ func (s *Set) Parse(args []string) error {
 			}
 		}
 	}
-	// Wrap flag errors so they also name the variable.
+	// Wrap flag errors so they also name the variable. The flag package
+	// calls Usage on every error; only -h/--help prints it.
 	s.fs.SetOutput(io.Discard)
+	usage := s.fs.Usage
+	s.fs.Usage = func() {}
 	err := s.fs.Parse(args)
+	s.fs.Usage = usage
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			s.PrintUsage(s.output)
 			return err
 		}
 		for _, st := range s.settings {
@@ -254,4 +262,13 @@ func (s *Set) PrintUsage(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %-32s %-42s default %s\n      %s\n", name, env, def, st.usage)
 	}
+}
+
+// FlagNames returns the name of every flag of the set, without dashes and in
+// lexical order, including flags registered on FlagSet directly. Shell
+// completion is generated from it.
+func (s *Set) FlagNames() []string {
+	var out []string
+	s.fs.VisitAll(func(f *flag.Flag) { out = append(out, f.Name) })
+	return out
 }

@@ -115,3 +115,38 @@ func TestHelpAndUsageListsDefaults(t *testing.T) {
 		assert.Contains(t, out.String(), want)
 	}
 }
+
+func TestBadValuePrintsNoUsage(t *testing.T) {
+	t.Parallel()
+	s, _, out := newTestSet(nil)
+	err := s.Parse([]string{"--concurrency", "abc"})
+	var se *SettingError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "LICENSEFIX_CONCURRENCY", se.Env)
+	assert.Empty(t, out.String(), "a mistake must not print the whole usage")
+
+	s, _, out = newTestSet(nil)
+	require.Error(t, s.Parse([]string{"--no-such-flag"}))
+	assert.Empty(t, out.String())
+}
+
+func TestHelpPrintsUsage(t *testing.T) {
+	t.Parallel()
+	s, _, out := newTestSet(nil)
+	require.ErrorIs(t, s.Parse([]string{"-h"}), flag.ErrHelp)
+	assert.Contains(t, out.String(), "Usage: licensefix run [flags]")
+	assert.Contains(t, out.String(), "LICENSEFIX_GRAPH_TIMEOUT")
+}
+
+func TestFlagNames(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newTestSet(nil)
+	var extra []string
+	s.FlagSet().Var((*listValue)(&extra), "extra", "registered directly")
+	assert.Equal(t, []string{"cloudevent-types", "concurrency", "debug", "extra", "graph-timeout", "queue", "ratio", "servicebus-connection-string"}, s.FlagNames())
+}
+
+type listValue []string
+
+func (l *listValue) String() string     { return "" }
+func (l *listValue) Set(v string) error { *l = append(*l, v); return nil }

@@ -45,13 +45,26 @@ func IsTerminal(w io.Writer) bool {
 }
 
 // New returns a logger writing to w in the given format at the given level.
+// In JSON, durations are Go duration strings ("1.5s", "250ms"), not
+// slog's default integer nanoseconds; see HumanDurations.
 func New(w io.Writer, format string, level slog.Level) *slog.Logger {
 	tty := IsTerminal(w)
 	if format == FormatJSON || (format == FormatAuto && !tty) {
-		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+		return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: HumanDurations}))
 	}
 	return slog.New(tint.NewHandler(w, &tint.Options{Level: level, TimeFormat: time.TimeOnly, NoColor: !tty}))
 }
 
 // Discard is a logger that drops everything.
 func Discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// HumanDurations is a slog ReplaceAttr function that writes a
+// time.Duration value as its String form ("1m30s", "250ms"), which a person
+// reads at a glance and time.ParseDuration reads back. Attributes inside
+// groups are converted too.
+func HumanDurations(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
+}

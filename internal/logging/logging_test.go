@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,4 +44,21 @@ func TestTextAndLevel(t *testing.T) {
 	assert.NotContains(t, buf.String(), "hidden")
 	assert.Contains(t, buf.String(), "shown")
 	assert.Contains(t, buf.String(), "k=v")
+}
+
+func TestJSONDurationsAreHumanReadable(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	New(&buf, FormatJSON, slog.LevelInfo).Info("waited",
+		slog.Duration("retry_after", 1500*time.Millisecond),
+		slog.Group("call", slog.Duration("latency", 250*time.Millisecond)),
+		slog.Int("attempts", 3))
+	var line map[string]any
+	require.NoError(t, json.Unmarshal(buf.Bytes(), &line))
+	assert.Equal(t, "1.5s", line["retry_after"])
+	assert.Equal(t, map[string]any{"latency": "250ms"}, line["call"])
+	assert.InDelta(t, 3, line["attempts"], 0, "other kinds are untouched")
+	d, err := time.ParseDuration(line["retry_after"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, 1500*time.Millisecond, d)
 }
