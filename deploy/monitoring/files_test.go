@@ -170,11 +170,12 @@ func dashboardQueries(t *testing.T, d dashboard) []dashboardQuery {
 		if v.Type != "query" {
 			continue
 		}
-		q := v.Definition
-		if m, ok := v.Query.(map[string]any); ok {
-			s, _ := m["query"].(string)
-			require.Equal(t, q, s, "variable %s: definition and query agree", v.Name)
+		q, ok := v.Query.(string)
+		if m, isMap := v.Query.(map[string]any); isMap {
+			q, ok = m["query"].(string)
 		}
+		require.True(t, ok, "variable %s: a query string", v.Name)
+		require.Equal(t, q, v.Definition, "variable %s: definition and query agree", v.Name)
 		m := labelValuesRE.FindStringSubmatch(q)
 		require.NotNil(t, m, "variable %s: a label_values(selector, label) query: %s", v.Name, q)
 		out = append(out, dashboardQuery{where: "variable " + v.Name, expr: expand(t, m[1])})

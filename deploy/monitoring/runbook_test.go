@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -175,7 +176,10 @@ func licensefixHelp(t *testing.T, path []string) (string, bool) {
 	return helpCache[key], true
 }
 
-var flagRE = regexp.MustCompile(`^--[a-z][a-z0-9-]*`)
+var (
+	flagRE       = regexp.MustCompile(`^--[a-z][a-z0-9-]*`)
+	subcommandRE = regexp.MustCompile(`^[a-z]+$`)
+)
 
 // TestRunbookCommandsExist: every licensefix command line of the runbook
 // names a real subcommand and flags that subcommand's --help lists.
@@ -198,7 +202,7 @@ func TestRunbookCommandsExist(t *testing.T) {
 		}
 		var path []string
 		for _, w := range f[1:] {
-			if strings.HasPrefix(w, "-") || !regexp.MustCompile(`^[a-z]+$`).MatchString(w) || len(path) == 2 {
+			if strings.HasPrefix(w, "-") || !subcommandRE.MatchString(w) || len(path) == 2 {
 				break
 			}
 			path = append(path, w)
@@ -216,4 +220,48 @@ func TestRunbookCommandsExist(t *testing.T) {
 		checked++
 	}
 	assert.Positive(t, checked, "the runbook shows licensefix commands")
+}
+
+var relLinkRE = regexp.MustCompile(`\]\(([^)\s]+)\)`)
+
+// TestRunbookRelativeLinks: the runbook's links into the repository name
+// files that exist, and their anchors name headings.
+func TestRunbookRelativeLinks(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(runbookFile)
+	require.NoError(t, err)
+	anchors := map[string]map[string]bool{}
+	anchorsOf := func(path string) map[string]bool {
+		if a, ok := anchors[path]; ok {
+			return a
+		}
+		a := map[string]bool{}
+		for _, h := range parseMarkdown(t, path) {
+			a[h.anchor] = true
+		}
+		anchors[path] = a
+		return a
+	}
+	var links int
+	for _, m := range relLinkRE.FindAllStringSubmatch(string(b), -1) {
+		target := m[1]
+		if strings.Contains(target, "://") {
+			continue
+		}
+		links++
+		file, frag, _ := strings.Cut(target, "#")
+		path := runbookFile
+		if file != "" {
+			path = filepath.Join(filepath.Dir(runbookFile), file)
+			_, err := os.Stat(path)
+			if !assert.NoError(t, err, "runbook link %s", target) {
+				continue
+			}
+		}
+		if frag != "" {
+			require.True(t, strings.HasSuffix(path, ".md"), "runbook link %s: an anchor in a Markdown file", target)
+			assert.True(t, anchorsOf(path)[frag], "runbook link %s: %s has no heading #%s", target, path, frag)
+		}
+	}
+	assert.Positive(t, links)
 }
