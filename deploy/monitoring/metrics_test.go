@@ -159,7 +159,6 @@ func scrapeRunningWorker(t *testing.T) *served {
 		"LICENSEFIX_HTTP_ADDR":                    httpAddr,
 		"LICENSEFIX_LOG_FORMAT":                   "json",
 		"LICENSEFIX_RECEIVE_WAIT":                 "1s",
-		"LICENSEFIX_RETRY_INITIAL_INTERVAL":       "50ms",
 	}
 	out := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
