@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	appsv1 "k8s.io/api/apps/v1"
@@ -18,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 )
 
 // rendered is the output of a kustomize build, by kind and name.
@@ -361,7 +363,46 @@ func TestKubernetesExampleOverlay(t *testing.T) {
 	assert.Equal(t, o.configName, o.container(t).EnvFrom[0].ConfigMapRef.Name)
 	requireAccepted(t, "overlay ConfigMap", "run", o.config.Data)
 
-	// And adds the Prometheus component.
+	// And adds the Prometheus component: the metrics Service, the
+	// ServiceMonitor and the alert rules.
+	sm := assertScraped(t, o, "monitoring.coreos.com/v1")
+	assert.Empty(t, sm.Spec.LabelLimit, "the Operator's ServiceMonitor sets no limits of its own")
+
+	var pr monitoringv1.PrometheusRule
+	o.r.one(t, "PrometheusRule", &pr)
+	assert.Equal(t, "monitoring.coreos.com/v1", pr.APIVersion)
+	assert.Equal(t, o.deployment.Namespace, pr.Namespace, "next to the worker")
+	var file monitoringv1.PrometheusRule
+	decodeYAMLStrict(t, readFile(t, "deploy", "monitoring", "licensefix-prometheusrule.yaml"), &file)
+	require.NotEmpty(t, file.Spec.Groups)
+	assert.Equal(t, file.Spec, pr.Spec, "the overlay deploys deploy/monitoring's rules unchanged")
+}
+
+// TestKubernetesAzureMonitorComponent renders the base with the AKS managed
+// Prometheus component (deploy/testdata/azure-monitor is such an overlay).
+func TestKubernetesAzureMonitorComponent(t *testing.T) {
+	t.Parallel()
+	o := buildBase(t, "deploy/testdata/azure-monitor")
+	sm := assertScraped(t, o, "azmonitoring.coreos.com/v1")
+	// The limits Microsoft's templates set, without which the add-on may
+	// drop the target.
+	require.NotNil(t, sm.Spec.LabelLimit)
+	require.NotNil(t, sm.Spec.LabelNameLengthLimit)
+	require.NotNil(t, sm.Spec.LabelValueLengthLimit)
+	assert.Equal(t, int64(63), *sm.Spec.LabelLimit)
+	assert.Equal(t, int64(511), *sm.Spec.LabelNameLengthLimit)
+	assert.Equal(t, int64(1023), *sm.Spec.LabelValueLengthLimit)
+	assert.NotContains(t, o.r.objects, "PrometheusRule", "managed Prometheus reads no PrometheusRule")
+}
+
+// assertScraped checks the metrics Service and the one ServiceMonitor of a
+// render: the ServiceMonitor has apiVersion, decodes into the Prometheus
+// Operator's type without unknown fields (AKS managed Prometheus uses the
+// same schema under azmonitoring.coreos.com), sits next to the worker and
+// scrapes /metrics on the Service's port, which selects the worker's pods
+// and targets their http port.
+func assertScraped(t *testing.T, o *base, apiVersion string) monitoringv1.ServiceMonitor {
+	t.Helper()
 	var svc corev1.Service
 	o.r.one(t, "Service", &svc)
 	assert.Equal(t, o.deployment.Namespace, svc.Namespace, "next to the worker")
@@ -371,18 +412,28 @@ func TestKubernetesExampleOverlay(t *testing.T) {
 	assert.Equal(t, "http", sp.TargetPort.StrVal, "targets the container's http port")
 	assert.Equal(t, int32(httpPort(t, o.config.Data["LICENSEFIX_HTTP_ADDR"])), sp.Port)
 
-	sm := o.r.unstructured(t, "ServiceMonitor")
-	assert.Equal(t, "monitoring.coreos.com/v1", sm["apiVersion"])
-	assert.Equal(t, svc.Namespace, pathOf(t, sm, "metadata", "namespace"))
-	sel := map[string]string{}
-	for k, v := range pathOf(t, sm, "spec", "selector", "matchLabels").(map[string]any) {
-		sel[k] = v.(string)
-	}
-	assertSelects(t, sel, svc.Labels)
-	endpoints := pathOf(t, sm, "spec", "endpoints").([]any)
-	require.Len(t, endpoints, 1)
-	assert.Equal(t, sp.Name, pathOf(t, endpoints[0], "port"))
-	assert.Equal(t, "/metrics", pathOf(t, endpoints[0], "path"))
+	var sm monitoringv1.ServiceMonitor
+	o.r.one(t, "ServiceMonitor", &sm)
+	assert.Equal(t, apiVersion, sm.APIVersion)
+	assert.Equal(t, svc.Namespace, sm.Namespace)
+	assertSelects(t, sm.Spec.Selector.MatchLabels, svc.Labels)
+	assert.Empty(t, sm.Spec.Selector.MatchExpressions)
+	assert.Empty(t, sm.Spec.NamespaceSelector.MatchNames, "its own namespace")
+	require.Len(t, sm.Spec.Endpoints, 1)
+	ep := sm.Spec.Endpoints[0]
+	assert.Equal(t, sp.Name, ep.Port)
+	assert.Equal(t, "/metrics", ep.Path)
+	return sm
+}
+
+// decodeYAMLStrict decodes a YAML document into v, refusing unknown fields.
+func decodeYAMLStrict(t *testing.T, doc string, v any) {
+	t.Helper()
+	j, err := yaml.YAMLToJSON([]byte(doc))
+	require.NoError(t, err)
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	require.NoError(t, dec.Decode(v))
 }
 
 // assertSelects checks that a non-empty selector matches labels.
