@@ -25,6 +25,7 @@ const (
 	EnvGraphMaxRate         = "LICENSEFIX_GRAPH_MAX_RATE"
 	EnvGraphInitialRate     = "LICENSEFIX_GRAPH_INITIAL_RATE"
 	EnvCoalesceSkew         = "LICENSEFIX_COALESCE_SKEW"
+	EnvTenantID             = "LICENSEFIX_TENANT_ID"
 	EnvCoalesceMemory       = "LICENSEFIX_COALESCE_MEMORY"
 	EnvCoalesceMaxAge       = "LICENSEFIX_COALESCE_MAX_AGE"
 )
@@ -101,6 +102,12 @@ type Config struct {
 	// GraphAPI is the Graph action in use (LICENSEFIX_GRAPH_API, default
 	// beta); it decides which permission a 403 reports as missing.
 	GraphAPI graph.API
+	// TenantID is the Entra tenant the worker reprocesses users in
+	// (LICENSEFIX_TENANT_ID, else the tenant of its Azure credential; empty:
+	// unknown). A message whose tenantId names another tenant is
+	// dead-lettered InvalidMessage with zero Graph calls; a message without
+	// tenantId means this tenant.
+	TenantID string
 	// CloudEventTypes, when non-empty, is the allow-list of CloudEvent types
 	// (LICENSEFIX_CLOUDEVENT_TYPES, default empty: any type).
 	CloudEventTypes []string

@@ -62,6 +62,11 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 		w.settle(m, r, start)
 		return
 	}
+	if w.cfg.TenantID != "" && lf.TenantID != "" && !strings.EqualFold(lf.TenantID, w.cfg.TenantID) {
+		w.settle(m, result{kind: kindDeadLetter, reason: ReasonInvalidMessage, invalidField: messages.FieldTenantID, userID: lf.UserID,
+			description: fmt.Sprintf("tenantId %s names another tenant than this worker's (%s): the message belongs to a deployment for that tenant", lf.TenantID, w.cfg.TenantID)}, start)
+		return
+	}
 	var enqueued time.Time
 	if m.EnqueuedTime != nil {
 		enqueued = *m.EnqueuedTime

@@ -178,3 +178,30 @@ func TestMessagesArrivingDuringTheCallWaitForTheNext(t *testing.T) {
 	require.Len(t, coalesced, 1)
 	assert.Equal(t, "client-u@contoso.com-2", coalesced[0]["client_request_id"])
 }
+
+func TestTenantGuard(t *testing.T) {
+	t.Parallel()
+	const ours, theirs = "72f988bf-86f1-41af-91ab-2d7cd011db47", "11111111-2222-3333-4444-555555555555"
+	r, g := newFakeReceiver(), newFakeGraph()
+	r.add("other", `{"userId":"a@contoso.com","tenantId":"`+theirs+`"}`)
+	r.add("same", `{"userId":"b@contoso.com","tenantId":"`+strings.ToUpper(ours)+`"}`)
+	r.add("none", `{"userId":"c@contoso.com"}`)
+	cfg := fastConfig()
+	cfg.TenantID = ours
+	runFake(t, cfg, r, g)
+	s := waitSettled(t, r, "other")
+	assert.Equal(t, "deadletter", s.kind)
+	assert.Equal(t, string(ReasonInvalidMessage), s.reason)
+	assert.Equal(t, "tenantId", s.props[PropInvalidField])
+	assert.Contains(t, s.desc, theirs)
+	assert.Contains(t, s.desc, ours)
+	assert.Zero(t, g.count("a@contoso.com"), "no Graph call for another tenant's user")
+	assert.Equal(t, "complete", waitSettled(t, r, "same").kind, "tenant ids compare case-insensitively")
+	assert.Equal(t, "complete", waitSettled(t, r, "none").kind, "no tenantId means the worker's tenant")
+
+	// A worker that does not know its tenant checks nothing.
+	r2, g2 := newFakeReceiver(), newFakeGraph()
+	r2.add("other", `{"userId":"a@contoso.com","tenantId":"`+theirs+`"}`)
+	runFake(t, fastConfig(), r2, g2)
+	assert.Equal(t, "complete", waitSettled(t, r2, "other").kind)
+}

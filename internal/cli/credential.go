@@ -33,10 +33,10 @@ func authority(c graph.Cloud) cloud.Configuration {
 // federated credential, unknown client id) exits 1. A check that fails for
 // any other reason (Entra ID unreachable, slow) is logged and start-up
 // carries on: the SDKs retry, and readiness reports what follows.
-func azureCredential(ctx context.Context, logger *slog.Logger, getenv func(string) string, c graph.Cloud, scopes []string) (azcore.TokenCredential, error) {
+func azureCredential(ctx context.Context, logger *slog.Logger, getenv func(string) string, c graph.Cloud, scopes []string) (azcore.TokenCredential, azcred.Choice, error) {
 	cred, choice, err := azcred.FromEnvironment(getenv, azcred.Options{Cloud: authority(c)})
 	if err != nil {
-		return nil, err
+		return nil, choice, err
 	}
 	logger.InfoContext(ctx, "azure_credential", slog.String("kind", string(choice.Kind)), slog.String("reason", choice.Reason),
 		slog.String("client_id", choice.ClientID), slog.String("tenant_id", choice.TenantID))
@@ -46,12 +46,12 @@ func azureCredential(ctx context.Context, logger *slog.Logger, getenv func(strin
 		switch {
 		case err == nil:
 		case azcred.IsConfigError(err):
-			return nil, err
+			return nil, choice, err
 		case errors.As(err, &refused):
-			return nil, &exitError{code: ExitFailure, err: err}
+			return nil, choice, &exitError{code: ExitFailure, err: err}
 		default:
 			logger.WarnContext(ctx, "azure_credential_check_failed", slog.String("scope", scope), slog.String("error", err.Error()))
 		}
 	}
-	return cred, nil
+	return cred, choice, nil
 }

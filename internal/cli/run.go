@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/google/uuid"
 	"log/slog"
 	"net"
 	"net/http"
@@ -37,6 +38,7 @@ type runSettings struct {
 	graphMaxRate, graphInitialRate                      float64
 	coalesceSkew, coalesceMaxAge                        time.Duration
 	coalesceMemory                                      int
+	tenantID                                            string
 }
 
 // httpShutdownTimeout bounds the health server's graceful stop.
@@ -45,6 +47,7 @@ const httpShutdownTimeout = 5 * time.Second
 func addRunSettings(s *envflag.Set) *runSettings {
 	rs := &runSettings{}
 	s.Int(&rs.concurrency, "concurrency", worker.EnvConcurrency, worker.DefaultConcurrency, "most Graph calls in flight at once (the pacing limiter bounds the rate)")
+	s.String(&rs.tenantID, "tenant-id", worker.EnvTenantID, "", "Entra tenant (GUID) the worker serves; empty = its Azure credential's tenant. Messages naming another tenantId are dead-lettered InvalidMessage")
 	s.Float(&rs.graphMaxRate, "graph-max-rate", worker.EnvGraphMaxRate, 0, "hard cap on Graph calls per second for this replica (0 = none; set it to share the app's quota with other tools)")
 	s.Float(&rs.graphInitialRate, "graph-initial-rate", worker.EnvGraphInitialRate, pacing.DefaultInitialRate, "Graph calls per second a new replica starts at before adapting")
 	s.Duration(&rs.coalesceSkew, "coalesce-skew", worker.EnvCoalesceSkew, worker.DefaultCoalesceSkew, "clock-skew allowance: a remembered call covers a message only if it started this long after the message was enqueued")
@@ -84,6 +87,12 @@ func (rs *runSettings) workerConfig(s *envflag.Set, api graph.API) (worker.Confi
 		CoalesceSkew:         rs.coalesceSkew,
 		CoalesceMemory:       rs.coalesceMemory,
 		CoalesceMaxAge:       rs.coalesceMaxAge,
+	}
+	if rs.tenantID != "" {
+		if _, err := uuid.Parse(rs.tenantID); err != nil || len(rs.tenantID) != 36 {
+			return cfg, s.Invalid(worker.EnvTenantID, "%q is not a tenant id (a GUID)", rs.tenantID)
+		}
+		cfg.TenantID = rs.tenantID
 	}
 	if rs.graphInitialRate <= 0 {
 		return cfg, s.Invalid(worker.EnvGraphInitialRate, "must be > 0, got %g", rs.graphInitialRate)
@@ -200,9 +209,12 @@ func runRun(ctx context.Context, e *Env, args []string) error {
 		scopes = append(scopes, gc.Cloud.Scope())
 	}
 	if len(scopes) > 0 {
-		cred, err := azureCredential(ctx, logger, e.Getenv, gc.Cloud, scopes)
+		cred, choice, err := azureCredential(ctx, logger, e.Getenv, gc.Cloud, scopes)
 		if err != nil {
 			return err
+		}
+		if cfg.TenantID == "" {
+			cfg.TenantID = choice.TenantID
 		}
 		sbOpts.Credential = cred
 		if gc.Auth == graph.AuthAzure {
@@ -212,6 +224,9 @@ func runRun(ctx context.Context, e *Env, args []string) error {
 	gclient, err := newGraphClient(s, gc)
 	if err != nil {
 		return err
+	}
+	if cfg.TenantID == "" {
+		logger.WarnContext(ctx, "tenant unknown: messages naming a tenantId are not checked against it", slog.String("setting", worker.EnvTenantID))
 	}
 	return serve(ctx, logger, sbOpts, sb.queue, rs.httpAddr, cfg, gclient)
 }

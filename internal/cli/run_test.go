@@ -54,6 +54,12 @@ func TestRunHelpListsEverySetting(t *testing.T) {
 		"LICENSEFIX_BREAKER_PROBE_INTERVAL":       "5s",
 		"LICENSEFIX_PROBE_INTERVAL":               "30s",
 		"LICENSEFIX_RECEIVE_WAIT":                 "10s",
+		"LICENSEFIX_GRAPH_MAX_RATE":               "0",
+		"LICENSEFIX_GRAPH_INITIAL_RATE":           "10",
+		"LICENSEFIX_COALESCE_SKEW":                "1s",
+		"LICENSEFIX_COALESCE_MEMORY":              "50000",
+		"LICENSEFIX_COALESCE_MAX_AGE":             "1h0m0s",
+		"LICENSEFIX_TENANT_ID":                    `""`,
 	} {
 		assert.Regexp(t, setting+` +default `+regexpQuote(def)+`\n`, errOut, setting)
 	}
@@ -92,6 +98,14 @@ func TestRunBadSettingsExit2(t *testing.T) {
 		{"max interval below initial", map[string]string{"LICENSEFIX_RETRY_INITIAL_INTERVAL": "10s", "LICENSEFIX_RETRY_MAX_INTERVAL": "1s"}, nil, "LICENSEFIX_RETRY_MAX_INTERVAL"},
 		{"zero retry budget", map[string]string{"LICENSEFIX_MAX_RETRY_DURATION": "0s"}, nil, "LICENSEFIX_MAX_RETRY_DURATION"},
 		{"zero breaker threshold", map[string]string{"LICENSEFIX_BREAKER_THRESHOLD": "0"}, nil, "LICENSEFIX_BREAKER_THRESHOLD"},
+		{"negative max rate", map[string]string{"LICENSEFIX_GRAPH_MAX_RATE": "-1"}, nil, "LICENSEFIX_GRAPH_MAX_RATE"},
+		{"max rate not a number", map[string]string{"LICENSEFIX_GRAPH_MAX_RATE": "fast"}, nil, "LICENSEFIX_GRAPH_MAX_RATE"},
+		{"zero initial rate", map[string]string{"LICENSEFIX_GRAPH_INITIAL_RATE": "0"}, nil, "LICENSEFIX_GRAPH_INITIAL_RATE"},
+		{"initial rate below the floor", map[string]string{"LICENSEFIX_GRAPH_INITIAL_RATE": "0.01"}, nil, "LICENSEFIX_GRAPH_INITIAL_RATE"},
+		{"negative coalesce skew", map[string]string{"LICENSEFIX_COALESCE_SKEW": "-1s"}, nil, "LICENSEFIX_COALESCE_SKEW"},
+		{"zero coalesce memory", map[string]string{"LICENSEFIX_COALESCE_MEMORY": "0"}, nil, "LICENSEFIX_COALESCE_MEMORY"},
+		{"zero coalesce age", map[string]string{"LICENSEFIX_COALESCE_MAX_AGE": "0s"}, nil, "LICENSEFIX_COALESCE_MAX_AGE"},
+		{"tenant not a GUID", map[string]string{"LICENSEFIX_TENANT_ID": "contoso"}, nil, "LICENSEFIX_TENANT_ID"},
 		{"zero probe interval", map[string]string{"LICENSEFIX_PROBE_INTERVAL": "0"}, nil, "LICENSEFIX_PROBE_INTERVAL"},
 		{"zero graph timeout", map[string]string{"LICENSEFIX_GRAPH_TIMEOUT": "0s"}, nil, "LICENSEFIX_GRAPH_TIMEOUT"},
 		{"bad http addr", map[string]string{"LICENSEFIX_HTTP_ADDR": "8080"}, nil, "LICENSEFIX_HTTP_ADDR"},
