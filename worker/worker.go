@@ -176,12 +176,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.InfoContext(ctx, "worker started",
 		slog.Int("concurrency", w.cfg.Concurrency),
 		slog.String("graph_api", string(w.cfg.GraphAPI)))
+	reportCtx, stopReport := context.WithCancel(ctx)
 	reported := make(chan struct{})
 	go func() {
 		defer close(reported)
-		w.reportPacing(ctx)
+		w.reportPacing(reportCtx)
 	}()
 	runErr := w.intake(ctx)
+	stopReport() // intake ended by itself on a fatal error, or ctx ended
 	<-reported
 
 	// Shutdown: intake has stopped. Calls in flight get ShutdownTimeout
