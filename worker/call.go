@@ -46,6 +46,7 @@ func (w *Worker) runCall(call *userCall) {
 		w.metrics.callsInFlight.Dec()
 		w.releaseSlot()
 		done := w.clock.Now()
+		w.noteLatency(done.Sub(start))
 
 		o := outcome{kind: graph.KindOf(callErr), cancelled: callErr != nil && w.callCtx.Err() != nil}
 		var ge *graph.Error

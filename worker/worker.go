@@ -95,6 +95,7 @@ type Worker struct {
 	inFlight       atomic.Int64  // messages held
 	callSlots      chan struct{} // one token per Graph call in flight
 	throttledTotal atomic.Int64  // calls answered 429
+	latencyNanos   atomic.Int64  // moving average of Graph call latency (0: none yet)
 	lockNanos      atomic.Int64  // the longest lock duration seen (0: none yet)
 	wg             sync.WaitGroup
 }
@@ -251,25 +252,58 @@ func (w *Worker) intake(ctx context.Context) error {
 // worker must be able to start calling for every message it holds.
 const heldLockFraction = 0.5
 
+// maxHeldWork bounds the messages held to this much work at the current
+// rate: enough to keep every call slot busy across receive round trips and
+// to let messages for one user meet, while memory and lock renewals stay
+// proportional to the rate, not to the lock duration.
+const maxHeldWork = time.Second
+
 // maxHeld caps the messages held at once (the SDK's credit limit).
 const maxHeld = 5000
 
 // maxReceiveBatch caps one receive call.
 const maxReceiveBatch = 500
 
-// heldLimit is the most messages worth holding now: as many as the
-// limiter's current rate can start calling for within heldLockFraction of
-// the lock duration, at least one. More would sit locked here while other
-// replicas could work on them.
-func (w *Worker) heldLimit() int {
+// startRate is the rate at which calls can start now: the limiter's rate,
+// or what Concurrency slots at the observed latency allow, if lower.
+func (w *Worker) startRate() float64 {
 	rate := w.gates.limiter().Rate()
+	if lat := time.Duration(w.latencyNanos.Load()); lat > 0 {
+		rate = min(rate, float64(w.cfg.Concurrency)/lat.Seconds())
+	}
+	return rate
+}
+
+// heldLimit is the most messages worth holding now: no more than calls can
+// start for within heldLockFraction of the lock duration at the current
+// start rate (more would sit locked here while other replicas could work on
+// them), and no more than maxHeldWork of work, but enough to fill the call
+// slots when the lock allows; at least one.
+func (w *Worker) heldLimit() int {
 	lock := time.Duration(w.lockNanos.Load())
 	if lock <= 0 {
 		// No message yet: take one to learn the queue's lock duration.
 		return 1
 	}
-	n := int(rate * lock.Seconds() * heldLockFraction)
+	rate := w.startRate()
+	withinLock := int(rate * lock.Seconds() * heldLockFraction)
+	n := min(withinLock, int(rate*maxHeldWork.Seconds()))
+	n = max(n, min(w.cfg.Concurrency, withinLock))
 	return max(1, min(n, maxHeld))
+}
+
+// noteLatency folds one call's duration into the latency average.
+func (w *Worker) noteLatency(d time.Duration) {
+	for {
+		old := w.latencyNanos.Load()
+		next := int64(d)
+		if old > 0 {
+			next = old + (int64(d)-old)/8
+		}
+		if w.latencyNanos.CompareAndSwap(old, next) {
+			return
+		}
+	}
 }
 
 // waitForRoom blocks until intake may take messages: calls are not held
@@ -279,8 +313,12 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 	for {
 		now := w.clock.Now()
 		holding, changed := w.gates.holding(now)
-		free := w.heldLimit() - int(w.inFlight.Load())
-		if !holding && free > 0 {
+		limit, held := w.heldLimit(), int(w.inFlight.Load())
+		free := limit - held
+		// Receive in batches of a quarter of the limit, so that a large
+		// limit does not turn into one receive round trip per finished
+		// message; but at once whenever call slots could run dry.
+		if !holding && free > 0 && (free >= max(1, limit/4) || held < w.cfg.Concurrency) {
 			return min(free, maxReceiveBatch), nil
 		}
 		var timer <-chan time.Time
