@@ -3,6 +3,7 @@ package sbemu
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -83,10 +84,14 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 // abort closes the socket at once; serve then tears everything down.
 func (c *conn) abort() {
 	c.abortOnce.Do(func() {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
+		nc := c.nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			nc = tc.NetConn() // no close_notify: cut the socket itself
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0) // reset, like a crashed peer or a network fault
 		}
-		_ = c.nc.Close()
+		_ = nc.Close()
 	})
 }
 
