@@ -176,6 +176,17 @@ func (c *conn) closeWith(e *amqp.Error) error {
 // handshake runs protocol headers, SASL and the open exchange.
 func (c *conn) handshake() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			// Worth an operator's attention: usually a client that does not
+			// trust the certificate, or one speaking plain AMQP to the TLS port.
+			c.log.Warn("tls_handshake_failed", slog.String("error", err.Error()))
+			return fmt.Errorf("tls handshake: %w", err)
+		}
+	}
 	fr := amqp.NewFrameReader(c.br, ourMaxFrameSize)
 	h, err := amqp.ReadProtocolHeader(c.br)
 	if err != nil {

@@ -255,8 +255,9 @@ func (s *Server) TLSAddr() string {
 // "Endpoint=sb://HOST:PORT;SharedAccessKeyName=NAME;SharedAccessKey=KEY"
 // (no UseDevelopmentEmulator: the client uses amqps), or "" without
 // Options.TLSAddr. The client must trust TLSCertificatePEM. The Go SDK
-// dials the port of the Endpoint; Microsoft's Python SDK 7.8 ignores it
-// and always dials 5671.
+// dials the port of the Endpoint but checks the certificate for
+// "HOST:PORT" unless its ClientOptions.TLSConfig sets ServerName (to
+// HOST); Microsoft's Python SDK 7.8 ignores the port and always dials 5671.
 func (s *Server) TLSConnectionString() string {
 	if s.tlsLn == nil {
 		return ""

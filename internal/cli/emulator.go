@@ -56,11 +56,14 @@ func runEmulator(ctx context.Context, e *Env, args []string) error {
 	defer srv.Close()
 	// The connection string carries the key: it goes to stdout for the
 	// operator to copy, never into the log.
-	fmt.Fprintln(e.Stdout, srv.ConnectionString())
+	// With a TLS listener its connection string is the second line; both
+	// go out in one write, so a reader that has the first has both.
+	out := srv.ConnectionString() + "\n"
 	if cs := srv.TLSConnectionString(); cs != "" {
-		fmt.Fprintln(e.Stdout, cs)
+		out += cs + "\n"
 	}
-	log.Info("emulator_listening", "addr", srv.Addr(), "tls_addr", srv.TLSAddr())
+	fmt.Fprint(e.Stdout, out)
+	log.Info("emulator_listening", "addr", srv.Addr())
 	<-ctx.Done()
 	log.Info("emulator_stopping")
 	return nil
