@@ -59,7 +59,6 @@ from azure.servicebus.exceptions import (
     MessageLockLostError,
     MessagingEntityNotFoundError,
     ServiceBusAuthenticationError,
-    ServiceBusAuthorizationError,
     ServiceBusError,
 )
 
@@ -499,9 +498,9 @@ def _(q):
         pass
     except ServiceBusAuthenticationError as e:
         # azure-servicebus 7.8 on uamqp reports the CBS 404 of an unknown
-        # entity as an authentication error (Azure/azure-sdk-for-python#23487);
-        # the status code in its text tells the two apart.
-        check_true("404" in str(e), "an authentication error without status 404: {}".format(e))
+        # entity as an authentication error (Azure/azure-sdk-for-python#23487)
+        # and keeps the status code only in its text.
+        check_true("Status code: 404" in str(e), "an authentication error without status 404: {}".format(e))
     else:
         raise CheckError("sending to a queue that does not exist succeeded")
     finally:
@@ -632,7 +631,10 @@ def _(q):
         sender = bad_client.get_queue_sender(q)
         try:
             sender.send_messages(ServiceBusMessage("should not arrive"))
-        except (ServiceBusAuthenticationError, ServiceBusAuthorizationError) as e:
+        except ServiceBusAuthenticationError as e:
+            # The text is often unreadable: after uamqp's put-token retries
+            # it decodes a freed status description ("'utf-8' codec can't
+            # decode byte ..."), so only the type is checked.
             check_true("not-the-key" not in str(e), "the error message repeats the key")
         else:
             raise CheckError("sending with a wrong key succeeded")
