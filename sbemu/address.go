@@ -28,7 +28,7 @@ import "strings"
 // namespace root.
 func nodePath(addr string) string {
 	s := strings.TrimSpace(addr)
-	if i := strings.Index(s, "://"); i >= 0 {
+	if i := strings.Index(s, "://"); i > 0 && isScheme(s[:i]) {
 		s = s[i+len("://"):]
 		if j := strings.IndexByte(s, '/'); j >= 0 {
 			s = s[j:]
@@ -39,13 +39,28 @@ func nodePath(addr string) string {
 	return strings.Trim(s, "/")
 }
 
+// isScheme reports whether s is a URI scheme (RFC 3986: a letter, then
+// letters, digits, "+", "-" or "."), so that "://" later in a path is not
+// mistaken for the end of one.
+func isScheme(s string) bool {
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
 // resourcePath reduces a SAS token's signed resource (sr) to an entity
 // path. Unlike an audience, a resource written without a scheme starts
 // with the host ("myns.servicebus.windows.net/queue", the form of
 // Microsoft's SAS examples), unless it starts with a slash.
 func resourcePath(sr string) string {
 	s := strings.TrimSpace(sr)
-	if !strings.Contains(s, "://") && !strings.HasPrefix(s, "/") {
+	if i := strings.Index(s, "://"); (i <= 0 || !isScheme(s[:i])) && !strings.HasPrefix(s, "/") {
 		s = "sb://" + s
 	}
 	return nodePath(s)

@@ -113,6 +113,9 @@ func TestAddressForms(t *testing.T) {
 		{"sb://127.0.0.1:5672", "", ""},
 		{"", "", ""},
 		{"ns.servicebus.windows.net/q1/$DeadLetterQueue", "ns.servicebus.windows.net/q1/$DeadLetterQueue", "q1/$DeadLetterQueue"},
+		{"q1/not a scheme://x/y", "q1/not a scheme://x/y", "not a scheme://x/y"}, // "://" inside a path is no URI
+		{"://h/q1", "://h/q1", "h/q1"}, // no scheme: not a URI
+		{"SB://H/Q1", "Q1", "Q1"},
 	} {
 		assert.Equal(t, tc.node, nodePath(tc.in), "nodePath(%q)", tc.in)
 		assert.Equal(t, tc.resource, resourcePath(tc.in), "resourcePath(%q)", tc.in)
