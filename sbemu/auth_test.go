@@ -114,7 +114,7 @@ func TestAddressForms(t *testing.T) {
 		{"", "", ""},
 		{"ns.servicebus.windows.net/q1/$DeadLetterQueue", "ns.servicebus.windows.net/q1/$DeadLetterQueue", "q1/$DeadLetterQueue"},
 		{"q1/not a scheme://x/y", "q1/not a scheme://x/y", "not a scheme://x/y"}, // "://" inside a path is no URI
-		{"://h/q1", "://h/q1", "h/q1"}, // no scheme: not a URI
+		{"://h/q1", "://h/q1", "h/q1"},                                           // no scheme: not a URI
 		{"SB://H/Q1", "Q1", "Q1"},
 	} {
 		assert.Equal(t, tc.node, nodePath(tc.in), "nodePath(%q)", tc.in)
