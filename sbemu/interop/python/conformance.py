@@ -512,7 +512,7 @@ def _(q):
     with Handlers(q) as h:
         sender, receiver = h.sender(), h.receiver()
         when = datetime.datetime.fromtimestamp(1700000000.123, tz=datetime.timezone.utc)
-        sent_props = {"s": "x", "n": 12, "big": 2 ** 40, "neg": -3, "f": 2.5, "b": False, "d": when}
+        sent_props = {"s": "x", "n": 12, "big": 2 ** 40, "neg": -3, "f": 2.5, "b": False, "d": when, "nothing": None}
         sender.send_messages(ServiceBusMessage(
             "props", message_id="m-props-1", correlation_id="corr-props-1", content_type="text/plain",
             subject="license-fixed", to="licensefix", reply_to="replies",
