@@ -47,7 +47,7 @@ func newTLSSetup(o *Options) (*tlsSetup, error) {
 		}
 	} else {
 		var err error
-		cert, err = selfSignedCert(o.TLSAddr, o.Clock.Now())
+		cert, err = selfSignedCert(o.TLSAddr, time.Now()) // clients check validity against the wall clock, not Options.Clock
 		if err != nil {
 			return nil, fmt.Errorf("sbemu: generate the TLS certificate: %w", err)
 		}
