@@ -27,8 +27,8 @@ type rpcResponse struct {
 // sends the disposition first and calls answer after it: Microsoft's
 // Python SDK (uamqp's AMQP management client) waits for the request's
 // settlement before it takes a response, and crashes on a response that
-// overtakes it. Service Bus replies in that order, so every SDK works with
-// it (Go and Node do not care either way).
+// overtakes it. Service Bus answers in that order (uamqp works against
+// it), and Go and Node accept either order, so this one suits every SDK.
 func (l *link) rpcRequest(data []byte) (state amqp.DeliveryState, answer func()) {
 	req, err := amqp.DecodeMessage(data)
 	if err != nil {
