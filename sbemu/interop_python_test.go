@@ -113,15 +113,20 @@ func pythonConfig() *sbemu.Config {
 // newTLSServerOn5671 starts the emulator with its TLS listener on port 5671
 // of a random loopback address 127.x.y.z (Linux routes all of 127/8 to the
 // loopback interface), so that parallel runs on one machine do not collide
-// on the one port this SDK can use. The generated certificate is valid for
-// that address and written to certOut.
+// on the one port this SDK can use; where only 127.0.0.1 is configured, it
+// falls back to 127.0.0.1:5671. The generated certificate is valid for the
+// chosen address and written to certOut.
 func newTLSServerOn5671(t *testing.T, cfg *sbemu.Config, certOut string) *sbemu.Server {
 	t.Helper()
 	var lastErr error
-	for range 20 {
-		var b [3]byte
-		_, _ = rand.Read(b[:])
-		host := net.IPv4(127, b[0], b[1], max(b[2], 2)).String() // not .0 or .1
+	onlyLocalhost := false
+	for i := range 20 {
+		host := "127.0.0.1"
+		if i < 19 && !onlyLocalhost {
+			var b [3]byte
+			_, _ = rand.Read(b[:])
+			host = net.IPv4(127, b[0], b[1], min(max(b[2], 2), 254)).String() // not .0, .1 or .255
+		}
 		srv, err := sbemu.NewServer(&sbemu.Options{
 			TB: t, Config: cfg, Logger: interopLogger(),
 			TLSAddr: net.JoinHostPort(host, strconv.Itoa(amqpsPort)), TLSCertOut: certOut,
@@ -129,12 +134,16 @@ func newTLSServerOn5671(t *testing.T, cfg *sbemu.Config, certOut string) *sbemu.
 		if err == nil {
 			return srv
 		}
-		if !errors.Is(err, syscall.EADDRINUSE) {
+		lastErr = err
+		switch {
+		case errors.Is(err, syscall.EADDRINUSE):
+		case errors.Is(err, syscall.EADDRNOTAVAIL) && host != "127.0.0.1":
+			onlyLocalhost = true // only 127.0.0.1 is local here: try it next
+		default:
 			require.NoError(t, err)
 		}
-		lastErr = err
 	}
-	require.NoError(t, lastErr, "no free 127.x.y.z:%d after 20 tries", amqpsPort)
+	require.NoError(t, lastErr, "no free loopback address with port %d", amqpsPort)
 	return nil
 }
 
