@@ -45,7 +45,7 @@ type authenticator struct {
 // covers and when it expires. audience is the request's "name" property;
 // expiration its "expiration" property (Unix seconds as text, or empty).
 func (a *authenticator) verify(tokType, token, audience, expiration string, now time.Time) (path string, expires time.Time, err error) {
-	path = audiencePath(audience)
+	path = strings.ToLower(nodePath(audience))
 	switch tokType {
 	case tokenTypeJWT:
 		if !a.trustJWT {
@@ -90,7 +90,7 @@ func (a *authenticator) verify(tokType, token, audience, expiration string, now 
 	if err != nil {
 		return "", time.Time{}, errTokenFormat
 	}
-	if !covers(audiencePath(resource), path) {
+	if !covers(strings.ToLower(resourcePath(resource)), path) {
 		return "", time.Time{}, errWrongAudience
 	}
 	return path, expires, nil
@@ -128,23 +128,6 @@ func parseSAS(token string) (sasFields, error) {
 		return sasFields{}, errTokenFormat
 	}
 	return f, nil
-}
-
-// audiencePath reduces an audience or SAS resource URI to a lower-case
-// entity path: the scheme (amqp, amqps, sb, http, https) and host[:port]
-// are dropped, as are leading and trailing slashes. A string without a
-// scheme is taken to start with the host as well. "" is the namespace root.
-func audiencePath(s string) string {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if i := strings.Index(s, "://"); i >= 0 {
-		s = s[i+3:]
-	}
-	if i := strings.IndexByte(s, '/'); i >= 0 {
-		s = s[i+1:]
-	} else {
-		s = ""
-	}
-	return strings.Trim(s, "/")
 }
 
 // covers reports whether a grant for path grant authorizes entity: the

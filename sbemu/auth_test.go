@@ -90,23 +90,60 @@ func TestAuthenticatorTrustedJWT(t *testing.T) {
 	assert.Equal(t, want.Unix(), exp.Unix())
 }
 
-func TestAudiencePathAndCovers(t *testing.T) {
+// TestAddressForms pins every address form the SDKs send (Go, Node and
+// Python link addresses and CBS audiences) to the one node path it names.
+func TestAddressForms(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]string{
-		"amqp://127.0.0.1:5672/q1":                      "q1",
-		"sb://ns.servicebus.windows.net/Q1/":            "q1",
-		"amqps://ns/q1/$management":                     "q1/$management",
-		"sb://127.0.0.1:5672/":                          "",
-		"sb://127.0.0.1:5672":                           "",
-		"ns.servicebus.windows.net/q1/$DeadLetterQueue": "q1/$deadletterqueue",
+	for _, tc := range []struct{ in, node, resource string }{
+		{"license-fixed", "license-fixed", ""}, // a schemeless resource starts with the host
+		{"/license-fixed", "license-fixed", "license-fixed"},
+		{"license-fixed/", "license-fixed", ""},
+		{"sb://127.0.0.1/license-fixed", "license-fixed", "license-fixed"},
+		{"amqps://127.0.0.1/license-fixed", "license-fixed", "license-fixed"},
+		{"amqp://127.0.0.1:5672/q1", "q1", "q1"},
+		{"sb://ns.servicebus.windows.net/Q1/", "Q1", "Q1"},
+		{"amqps://ns/q1/$management", "q1/$management", "q1/$management"},
+		{"amqps://127.0.0.1/license-fixed/$DeadLetterQueue", "license-fixed/$DeadLetterQueue", "license-fixed/$DeadLetterQueue"},
+		{"amqps://h:5671/q1/$DeadLetterQueue/$management", "q1/$DeadLetterQueue/$management", "q1/$DeadLetterQueue/$management"},
+		{"sb://h/t1/Subscriptions/s1", "t1/Subscriptions/s1", "t1/Subscriptions/s1"},
+		{"t1/Subscriptions/s1/$DeadLetterQueue", "t1/Subscriptions/s1/$DeadLetterQueue", "Subscriptions/s1/$DeadLetterQueue"},
+		{"amqps://h/$cbs", "$cbs", "$cbs"},
+		{"$cbs", "$cbs", ""},
+		{"sb://127.0.0.1:5672/", "", ""},
+		{"sb://127.0.0.1:5672", "", ""},
+		{"", "", ""},
+		{"ns.servicebus.windows.net/q1/$DeadLetterQueue", "ns.servicebus.windows.net/q1/$DeadLetterQueue", "q1/$DeadLetterQueue"},
+		{"q1/not a scheme://x/y", "q1/not a scheme://x/y", "not a scheme://x/y"}, // "://" inside a path is no URI
+		{"://h/q1", "://h/q1", "h/q1"},                                           // no scheme: not a URI
+		{"SB://H/Q1", "Q1", "Q1"},
 	} {
-		assert.Equal(t, want, audiencePath(in), in)
+		assert.Equal(t, tc.node, nodePath(tc.in), "nodePath(%q)", tc.in)
+		assert.Equal(t, tc.resource, resourcePath(tc.in), "resourcePath(%q)", tc.in)
 	}
 	assert.True(t, covers("", "anything"))
 	assert.True(t, covers("q1", "Q1/$management"))
 	assert.True(t, covers("q1", "q1"))
 	assert.False(t, covers("q1", "q10"))
 	assert.False(t, covers("q1/$management", "q1"))
+}
+
+// TestVerifyAudienceForms: a put-token whose name is any SDK's form of the
+// entity grants that entity, and only it.
+func TestVerifyAudienceForms(t *testing.T) {
+	t.Parallel()
+	a := &authenticator{keyName: testKeyName, key: []byte(testKey)}
+	later := time.Now().Add(time.Hour)
+	for _, audience := range []string{
+		"q1", "/q1", "sb://127.0.0.1/q1", "amqps://127.0.0.1/q1", "amqp://127.0.0.1:5672/Q1",
+	} {
+		tok := signSAS("sb://any-host:1/q1", testKeyName, testKey, later)
+		path, _, err := a.verify(tokenTypeSAS, tok, audience, "", time.Now())
+		require.NoError(t, err, audience)
+		assert.Equal(t, "q1", path, audience)
+	}
+	tok := signSAS("sb://h/q1", testKeyName, testKey, later)
+	_, _, err := a.verify(tokenTypeSAS, tok, "amqps://h/q2", "", time.Now())
+	require.ErrorIs(t, err, errWrongAudience, "a token for q1 does not cover q2")
 }
 
 func TestGrantsExpire(t *testing.T) {

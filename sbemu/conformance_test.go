@@ -168,6 +168,7 @@ func conformanceRows() []confRow {
 		{name: "detach_forced_mid_stream", needs: needsServer, run: rowDetachForced},
 		{name: "drop_connections", needs: needsServer, run: rowDropConnections},
 		{name: "management_server_busy_retried", needs: needsServer, run: rowServerBusy},
+		{name: "uri_link_addresses_and_audience", run: rowURIAddresses},
 	}
 }
 

@@ -3,6 +3,7 @@ package sbemu
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -83,10 +84,14 @@ func newConn(s *Server, nc net.Conn, id uint64) *conn {
 // abort closes the socket at once; serve then tears everything down.
 func (c *conn) abort() {
 	c.abortOnce.Do(func() {
-		if tc, ok := c.nc.(*net.TCPConn); ok {
+		nc := c.nc
+		if tc, ok := nc.(*tls.Conn); ok {
+			nc = tc.NetConn() // no close_notify: cut the socket itself
+		}
+		if tc, ok := nc.(*net.TCPConn); ok {
 			_ = tc.SetLinger(0) // reset, like a crashed peer or a network fault
 		}
-		_ = c.nc.Close()
+		_ = nc.Close()
 	})
 }
 
@@ -171,6 +176,17 @@ func (c *conn) closeWith(e *amqp.Error) error {
 // handshake runs protocol headers, SASL and the open exchange.
 func (c *conn) handshake() error {
 	_ = c.nc.SetReadDeadline(time.Now().Add(handshakeTimeout))
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+		err := tc.HandshakeContext(ctx)
+		cancel()
+		if err != nil {
+			// Worth an operator's attention: usually a client that does not
+			// trust the certificate, or one speaking plain AMQP to the TLS port.
+			c.log.Warn("tls_handshake_failed", slog.String("error", err.Error()))
+			return fmt.Errorf("tls handshake: %w", err)
+		}
+	}
 	fr := amqp.NewFrameReader(c.br, ourMaxFrameSize)
 	h, err := amqp.ReadProtocolHeader(c.br)
 	if err != nil {

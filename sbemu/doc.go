@@ -1,11 +1,20 @@
 // Package sbemu is an Azure Service Bus emulator that speaks AMQP 1.0 over
 // plain TCP on loopback, so that the unmodified azservicebus SDK (and the
 // other official SDKs, through an emulator connection string) can be driven
-// end to end in tests and local demos.
+// end to end in tests and local demos. With Options.TLSAddr it also serves
+// AMQP over TLS, with a generated self-signed certificate or one from
+// files, for SDKs that have no emulator mode and always use TLS (Microsoft's
+// Python SDK on uamqp).
 //
 // NewServer listens at once and serves in the background; ConnectionString
-// gives the string to hand to azservicebus.NewClientFromConnectionString;
-// Close stops everything and waits for it. Queues come from a Config that
+// gives the string to hand to azservicebus.NewClientFromConnectionString
+// (TLSConnectionString and TLSCertificatePEM the TLS equivalents); Close
+// stops everything and waits for it.
+//
+// Link addresses and CBS audiences are taken in every form the SDKs send
+// (a bare entity path, a rooted one, or an sb://, amqp:// or amqps:// URI;
+// the host is never compared), and $cbs and $management requests are
+// settled before they are answered, which uamqp requires. Queues come from a Config that
 // mirrors the Config.json of Microsoft's emulator (LoadConfig, ParseConfig,
 // DefaultConfig).
 //

@@ -74,19 +74,20 @@ func (s *Server) DropConnections() {
 	}
 }
 
-// DetachLinks detaches every attached link whose address is entity
-// (compared case-insensitively; "q1", "q1/$DeadLetterQueue",
-// "q1/$management") with the given error condition and description, e.g.
+// DetachLinks detaches every attached link whose address names entity
+// (compared case-insensitively and in any address form: "q1",
+// "q1/$DeadLetterQueue", "q1/$management", "amqps://host/q1") with the given error condition and description, e.g.
 // "amqp:link:detach-forced" or "com.microsoft:server-busy". It returns how
 // many links were detached.
 func (s *Server) DetachLinks(entity, condition, description string) int {
 	e := amqpErr(amqp.Symbol(condition), description)
+	entity = nodePath(entity)
 	n := 0
 	for _, c := range s.snapshotConns() {
 		c.mu.Lock()
 		for _, sess := range c.sessions {
 			for _, l := range sess.links {
-				if l.detaching || !strings.EqualFold(l.addr, entity) {
+				if l.detaching || !strings.EqualFold(l.path, entity) {
 					continue
 				}
 				if err := l.detachWith(e); err == nil {

@@ -30,8 +30,28 @@ func FuzzVerifySAS(f *testing.F) {
 		sas, perr := parseSAS(token)
 		require.NoError(t, perr)
 		require.True(t, exp.After(time.Now()))
-		require.Equal(t, audiencePath(audience), path)
+		require.Equal(t, strings.ToLower(nodePath(audience)), path)
 		require.NotEmpty(t, sas.sig)
+	})
+}
+
+// FuzzNodePath feeds arbitrary link addresses and audiences to the
+// address parser: it never panics, never returns a path with a leading or
+// trailing slash, leaves a string without a URI scheme as its trimmed self,
+// and reads a path the same bare or behind any scheme and host.
+func FuzzNodePath(f *testing.F) {
+	for _, s := range []string{"license-fixed", "/q1/", "amqps://127.0.0.1/q1/$management", "sb://h:5671",
+		"t1/Subscriptions/s1/$DeadLetterQueue", "q1/x://y", "://", " sb:// / ", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, addr string) {
+		p := nodePath(addr)
+		require.False(t, strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/"), "nodePath(%q) = %q", addr, p)
+		_ = resourcePath(addr)
+		if !strings.Contains(addr, "://") {
+			require.Equal(t, strings.Trim(strings.TrimSpace(addr), "/"), p)
+			require.Equal(t, p, nodePath("amqps://any.host:5671/"+strings.TrimSpace(addr)), "behind a scheme and host")
+		}
 	})
 }
 

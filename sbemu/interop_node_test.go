@@ -1,18 +1,12 @@
 package sbemu_test
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -69,31 +63,17 @@ const (
 	nodeMaxDeliveryCount = 3
 )
 
-// nodeResult is one JSON line of conformance.mjs.
-type nodeResult struct {
-	Name  string  `json:"name"`
-	OK    bool    `json:"ok"`
-	Error *string `json:"error"`
-	MS    int64   `json:"ms"`
-}
-
 // requireNode returns the node binary, skipping the test when Node or the
 // installed SDK is missing, or failing it under CI=true.
 func requireNode(t *testing.T) string {
 	t.Helper()
 	const howTo = "install Node.js 18+ and run: npm ci --prefix sbemu/interop/node"
-	missing := func(what string) {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s (CI=true requires it; %s)", what, howTo)
-		}
-		t.Skipf("%s; %s", what, howTo)
-	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing("node is not on PATH")
+		requireInterop(t, "node is not on PATH", howTo)
 	}
 	if _, err := os.Stat(filepath.Join(nodeInteropDir, "node_modules", "@azure", "service-bus", "package.json")); err != nil {
-		missing("the Node SDK is not installed in " + nodeInteropDir + "/node_modules")
+		requireInterop(t, "the Node SDK is not installed in "+nodeInteropDir+"/node_modules", howTo)
 	}
 	return node
 }
@@ -146,26 +126,7 @@ func TestNodeSDKConformance(t *testing.T) {
 	sendGoToNode(ctx, t, newGoClient(t, srv))
 
 	results, stderr := runNodeConformance(ctx, t, node, srv)
-	seen := map[string]bool{}
-	for _, r := range results {
-		seen[r.Name] = true
-		t.Run(r.Name, func(t *testing.T) {
-			t.Logf("%d ms", r.MS)
-			if !r.OK {
-				msg := "(no error text)"
-				if r.Error != nil {
-					msg = *r.Error
-				}
-				t.Fatalf("Node check failed after %d ms: %s", r.MS, msg)
-			}
-		})
-	}
-	for _, name := range nodeChecks {
-		assert.True(t, seen[name], "conformance.mjs did not report check %q", name)
-	}
-	if t.Failed() {
-		t.Logf("conformance.mjs stderr:\n%s", stderr)
-	}
+	reportInteropResults(t, "conformance.mjs", results, nodeChecks, stderr)
 
 	// A new client: the fault checks dropped the first one's connection.
 	client := newGoClient(t, srv)
@@ -248,7 +209,7 @@ func receiveNodeToGo(ctx context.Context, t *testing.T, client *azservicebus.Cli
 
 // runNodeConformance runs conformance.mjs, answers its control requests
 // (faults injected into srv) and collects its check results.
-func runNodeConformance(ctx context.Context, t *testing.T, node string, srv *sbemu.Server) ([]nodeResult, string) {
+func runNodeConformance(ctx context.Context, t *testing.T, node string, srv *sbemu.Server) ([]interopResult, string) {
 	t.Helper()
 	runCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
 	defer cancel()
@@ -263,136 +224,7 @@ func runNodeConformance(ctx context.Context, t *testing.T, node string, srv *sbe
 		"SBEMU_CONTROL=stdio",
 		"SERVICEBUS_MAX_DELIVERY_COUNT="+strconv.Itoa(nodeMaxDeliveryCount),
 	)
-	var stdout, stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	cmd.WaitDelay = 5 * time.Second
-	stdin, err := cmd.StdinPipe()
-	require.NoError(t, err)
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-
-	var results []nodeResult
-	var parseErr error
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		line := sc.Text()
-		stdout.WriteString(line + "\n")
-		if strings.TrimSpace(line) == "" || parseErr != nil {
-			continue
-		}
-		l, err := parseNodeLine(line)
-		if err != nil {
-			parseErr = err
-			continue
-		}
-		if l.Control != "" {
-			answer := nodeControl(srv, l.Control)
-			t.Logf("control request %q: %s", l.Control, answer)
-			_, _ = io.WriteString(stdin, answer+"\n")
-			continue
-		}
-		results = append(results, l.nodeResult)
-	}
-	_ = stdin.Close()
-	runErr := cmd.Wait()
-	require.NoError(t, runCtx.Err(), "conformance.mjs did not finish in time; stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	require.NoError(t, parseErr, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
-	var exitErr *exec.ExitError
-	if runErr != nil && !errors.As(runErr, &exitErr) {
-		require.NoError(t, runErr, "running node")
-	}
-	failed := 0
-	for _, r := range results {
-		if !r.OK {
-			failed++
-		}
-	}
-	// Exit status and reported results must agree (a crash after the last
-	// line, or a failure without a line, shows up here).
-	if failed == 0 {
-		require.NoError(t, runErr, "conformance.mjs failed with every reported check passing; stderr:\n%s", stderr.String())
-	} else {
-		require.Error(t, runErr, "conformance.mjs exited 0 with %d failed checks", failed)
-	}
-	return results, stderr.String()
-}
-
-// nodeControl carries out one control request of conformance.mjs and
-// returns its answer line: "ok" or an error text.
-func nodeControl(srv *sbemu.Server, req string) string {
-	switch {
-	case req == "drop-connections":
-		srv.DropConnections()
-	case strings.HasPrefix(req, "detach-forced:"):
-		entity := strings.TrimPrefix(req, "detach-forced:")
-		if srv.DetachLinks(entity, "amqp:link:detach-forced", "detached by TestNodeSDKConformance") == 0 {
-			return "error: no link attached to " + entity
-		}
-	case req == "server-busy-once":
-		srv.FailManagement(1, 503, "com.microsoft:server-busy")
-	default:
-		return "error: unknown control request"
-	}
-	return "ok"
-}
-
-// nodeLine is one stdout line of conformance.mjs: a check result, or a
-// control request (a fault the script wants injected).
-type nodeLine struct {
-	nodeResult
-	Control string `json:"control"`
-}
-
-// parseNodeLine decodes one line, refusing anything that is neither a named
-// result nor a control request.
-func parseNodeLine(line string) (nodeLine, error) {
-	var l nodeLine
-	dec := json.NewDecoder(strings.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return nodeLine{}, errors.New("conformance.mjs printed a line that is neither a check result nor a control request: " + line)
-	}
-	if (l.Name == "") == (l.Control == "") {
-		return nodeLine{}, errors.New("conformance.mjs printed a line with neither or both of name and control: " + line)
-	}
-	return l, nil
-}
-
-func TestParseNodeLine(t *testing.T) {
-	t.Parallel()
-	boom := "boom"
-	for _, tc := range []struct {
-		line string
-		want nodeLine
-	}{
-		{`{"name":"a","ok":true,"error":null,"ms":3}`, nodeLine{nodeResult: nodeResult{Name: "a", OK: true, MS: 3}}},
-		{`{"name":"b","ok":false,"error":"boom","ms":7}`, nodeLine{nodeResult: nodeResult{Name: "b", Error: &boom, MS: 7}}},
-		{`{"control":"drop-connections"}`, nodeLine{Control: "drop-connections"}},
-	} {
-		got, err := parseNodeLine(tc.line)
-		require.NoError(t, err, tc.line)
-		require.Equal(t, tc.want, got, tc.line)
-	}
-	for _, bad := range []string{
-		"Error: cannot find module",
-		`{"ok":true}`,
-		`{"name":"a","ok":true,"extra":1}`,
-		`{"name":"a","control":"drop-connections"}`,
-	} {
-		_, err := parseNodeLine(bad)
-		require.Error(t, err, "input %q", bad)
-	}
-}
-
-func TestNodeControl(t *testing.T) {
-	t.Parallel()
-	srv, err := sbemu.NewServer(&sbemu.Options{TB: t})
-	require.NoError(t, err)
-	require.Equal(t, "ok", nodeControl(srv, "drop-connections"))
-	require.Equal(t, "ok", nodeControl(srv, "server-busy-once"))
-	require.Equal(t, "error: no link attached to license-fixed", nodeControl(srv, "detach-forced:license-fixed"))
-	require.Equal(t, "error: unknown control request", nodeControl(srv, "reboot"))
+	return runInteropScript(t, runCtx, srv, "conformance.mjs", cmd)
 }
 
 func deref(s *string) string {

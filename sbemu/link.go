@@ -36,7 +36,8 @@ type link struct {
 	remoteHandle uint32
 	localHandle  uint32
 	role         amqp.Role // the peer's role
-	addr         string    // node address (target of peer senders, source of peer receivers)
+	addr         string    // node address as the peer wrote it (target of peer senders, source of peer receivers)
+	path         string    // addr reduced to the node path (nodePath): what routing and authorization use
 	kind         linkKind
 	queue        *broker.Queue // entity links and management links
 	target       string        // the peer's target address (reply routing)
@@ -97,7 +98,7 @@ func (l *link) stop() {
 }
 
 func (l *link) log() *slog.Logger {
-	return l.s.c.log.With(slog.String("link", l.name), slog.String("entity", l.addr))
+	return l.s.c.log.With(slog.String("link", l.name), slog.String("entity", l.path))
 }
 
 // attach handles the peer's attach: it classifies the address, checks the
@@ -145,6 +146,7 @@ func (s *session) attach(a *amqp.Attach) error {
 			_, l.sessionReq = a.Source.Filter.Get(sessionFilter)
 		}
 	}
+	l.path = nodePath(l.addr)
 	s.links[a.Handle] = l
 	s.outHandles[local] = l
 	c.linkCount++
@@ -203,22 +205,24 @@ var (
 // sessionFilter is the source filter key of a session receiver.
 const sessionFilter = amqp.Symbol("com.microsoft:session-filter")
 
-// resolve classifies l.addr and checks authorization and existence.
+// resolve classifies l.path and checks authorization and existence. attach
+// has reduced every address form (a bare path, a rooted one, a full sb://,
+// amqp:// or amqps:// URI; see address.go) to the path.
 func (l *link) resolve() error {
 	c := l.s.c
-	addr := l.addr
+	path := l.path
 	switch {
-	case addr == "":
+	case path == "":
 		return errNoAddress
-	case addr == addrCBS:
+	case path == addrCBS:
 		l.kind = kindCBS
 		return nil
 	}
-	if !c.grants.allowed(addr, time.Now()) {
+	if !c.grants.allowed(path, time.Now()) {
 		return errUnauthorized
 	}
-	entity := addr
-	if e, ok := cutSuffixFold(addr, suffixMgmt); ok {
+	entity := path
+	if e, ok := cutSuffixFold(path, suffixMgmt); ok {
 		l.kind = kindManagement
 		entity = e
 	}
@@ -270,7 +274,7 @@ func (l *link) attachError(err error) *amqp.Error {
 	case errors.Is(err, errUnauthorized):
 		return amqpErr(condUnauthorized, err.Error())
 	case errors.Is(err, broker.ErrEntityNotFound):
-		return amqpErr(condNotFound, entityNotFound(l.addr))
+		return amqpErr(condNotFound, entityNotFound(l.path))
 	case errors.Is(err, errSendToSubqueue), errors.Is(err, errNoAddress), errors.Is(err, errSessionsUnsupported):
 		// not-allowed is fatal in the SDKs: they surface it instead of retrying.
 		return amqpErr(condNotAllowed, err.Error())

@@ -84,6 +84,7 @@ func (l *link) receiveTransfer(t *amqp.Transfer, payload []byte) error {
 		l.credit--
 	}
 	var state amqp.DeliveryState
+	var answer func() // an RPC response, sent after the disposition
 	switch {
 	case tooLarge:
 		state = &amqp.Rejected{Error: amqpErr(condMessageSizeExceed,
@@ -91,12 +92,15 @@ func (l *link) receiveTransfer(t *amqp.Transfer, payload []byte) error {
 	case l.kind == kindEntity:
 		state = l.enqueue(format, data)
 	default:
-		state = l.rpcRequest(data)
+		state, answer = l.rpcRequest(data)
 	}
 	if !settled {
 		if err := l.s.send(&amqp.Disposition{Role: amqp.RoleReceiver, First: id, Settled: true, State: state}); err != nil {
 			return err
 		}
+	}
+	if answer != nil {
+		answer()
 	}
 	if l.credit <= senderCredit/2 && !l.stopped {
 		l.credit = senderCredit

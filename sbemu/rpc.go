@@ -23,24 +23,28 @@ type rpcResponse struct {
 }
 
 // rpcRequest handles a complete request delivery. It returns the state
-// that settles the request; the response is sent (now or, for a delayed
-// management request, later) on the reply link.
-func (l *link) rpcRequest(data []byte) amqp.DeliveryState {
+// that settles the request and the function that answers it. The caller
+// sends the disposition first and calls answer after it: Microsoft's
+// Python SDK (uamqp's AMQP management client) waits for the request's
+// settlement before it takes a response, and crashes on a response that
+// overtakes it. Service Bus answers in that order (uamqp works against
+// it), and Go and Node accept either order, so this one suits every SDK.
+func (l *link) rpcRequest(data []byte) (state amqp.DeliveryState, answer func()) {
 	req, err := amqp.DecodeMessage(data)
 	if err != nil {
-		return &amqp.Rejected{Error: amqpErr(condDecode, "the request could not be decoded")}
+		return &amqp.Rejected{Error: amqpErr(condDecode, "the request could not be decoded")}, nil
 	}
 	if l.kind == kindCBS {
 		resp := l.s.c.handleCBS(req)
-		l.respond(req, resp)
-		return &amqp.Accepted{}
+		return &amqp.Accepted{}, func() { l.respond(req, resp) }
 	}
 	if d := l.s.c.s.faults.takeDelay(); d > 0 {
-		l.respondLater(req, d)
-		return &amqp.Accepted{}
+		return &amqp.Accepted{}, func() { l.respondLater(req, d) }
 	}
-	l.respond(req, l.handleManagement(req))
-	return &amqp.Accepted{}
+	// Carried out now, while the request is being settled: the broker
+	// state the response describes is the state after the operation.
+	resp := l.handleManagement(req)
+	return &amqp.Accepted{}, func() { l.respond(req, resp) }
 }
 
 // respondLater answers a management request after d, off the read loop.
@@ -109,7 +113,7 @@ func (l *link) replyLink(req *amqp.Message) *link {
 	}
 	var found *link
 	for _, o := range l.s.links {
-		if o.role != amqp.RoleReceiver || o.stopped || !strings.EqualFold(o.addr, l.addr) {
+		if o.role != amqp.RoleReceiver || o.stopped || !strings.EqualFold(o.path, l.path) {
 			continue
 		}
 		if replyTo != "" && (o.target == replyTo || o.name == replyTo) {

@@ -1,6 +1,7 @@
 package sbemu
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +16,27 @@ import (
 
 // Options configure a Server. The zero value (or nil) gives the documented defaults.
 type Options struct {
-	// Addr is the TCP address to listen on. Default "127.0.0.1:0" (any free
-	// loopback port; read it back with Server.Addr).
+	// Addr is the TCP address to listen on for plain AMQP (the emulator
+	// connection string, UseDevelopmentEmulator=true). Default "127.0.0.1:0"
+	// (any free loopback port; read it back with Server.Addr).
 	Addr string
+	// TLSAddr, when set, is a second TCP address where the emulator serves
+	// AMQP over TLS (amqps, as Service Bus does on port 5671), for SDKs that
+	// have no emulator mode and always use TLS, such as Microsoft's Python
+	// SDK on uamqp. "127.0.0.1:0" picks a free port (Server.TLSAddr).
+	// Default "": no TLS listener.
+	TLSAddr string
+	// TLSCertFile and TLSKeyFile are the PEM files of the certificate
+	// (chain) and private key the TLS listener presents; give both or
+	// neither. Default: a self-signed certificate, generated at start and
+	// valid for a year, for localhost, 127.0.0.1, ::1 and TLSAddr's host.
+	TLSCertFile string
+	TLSKeyFile  string
+	// TLSCertOut, when set, is the file the generated certificate is
+	// written to (PEM, no key) for clients to trust, e.g. as the Python
+	// SDK's connection_verify. Only with a generated certificate. Default
+	// "": not written (Server.TLSCertificatePEM returns it).
+	TLSCertOut string
 	// Config lists the queues. Default DefaultConfig(): one queue
 	// "license-fixed" with LockDuration 1 minute and MaxDeliveryCount 10.
 	Config *Config
@@ -124,6 +143,9 @@ func (o *Options) validate() error {
 	case o.MaxLinks < 1:
 		return errors.New("sbemu: Options.MaxLinks must be positive")
 	}
+	if err := o.validateTLS(); err != nil {
+		return err
+	}
 	return o.Config.Validate()
 }
 
@@ -132,6 +154,8 @@ type Server struct {
 	opts   Options
 	log    *slog.Logger
 	ln     net.Listener
+	tlsLn  net.Listener // nil without Options.TLSAddr
+	tls    *tlsSetup    // nil without Options.TLSAddr
 	broker *broker.Broker
 	auth   authenticator
 	faults faults
@@ -160,14 +184,31 @@ func NewServer(opts *Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sbemu: %w", err)
 	}
+	var ts *tlsSetup
+	if o.TLSAddr != "" {
+		if ts, err = newTLSSetup(&o); err != nil {
+			return nil, err
+		}
+	}
 	ln, err := net.Listen("tcp", o.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("sbemu: listen: %w", err)
+	}
+	var tlsLn net.Listener
+	if ts != nil {
+		raw, err := net.Listen("tcp", o.TLSAddr)
+		if err != nil {
+			_ = ln.Close()
+			return nil, fmt.Errorf("sbemu: listen for TLS: %w", err)
+		}
+		tlsLn = tls.NewListener(raw, ts.config)
 	}
 	s := &Server{
 		opts:   o,
 		log:    o.Logger,
 		ln:     ln,
+		tlsLn:  tlsLn,
+		tls:    ts,
 		broker: b,
 		auth:   authenticator{keyName: o.KeyName, key: []byte(o.Key), trustJWT: o.TrustJWT},
 		wake:   make(chan struct{}, 1),
@@ -175,9 +216,15 @@ func NewServer(opts *Options) (*Server, error) {
 		conns:  map[*conn]struct{}{},
 	}
 	s.wg.Add(2)
-	go s.acceptLoop()
+	go s.acceptLoop(ln)
 	go s.sweepLoop()
 	s.log.Info("emulator_listening", slog.String("addr", ln.Addr().String()))
+	if tlsLn != nil {
+		s.wg.Add(1)
+		go s.acceptLoop(tlsLn)
+		s.log.Info("emulator_listening_tls", slog.String("addr", tlsLn.Addr().String()),
+			slog.Bool("generated_certificate", o.TLSCertFile == ""), slog.String("certificate_out", o.TLSCertOut))
+	}
 	if o.TB != nil {
 		o.TB.Cleanup(func() { _ = s.Close() })
 	}
@@ -193,6 +240,40 @@ func (s *Server) Addr() string { return s.ln.Addr().String() }
 func (s *Server) ConnectionString() string {
 	return "Endpoint=sb://" + dialAddr(s.Addr()) + ";SharedAccessKeyName=" + s.opts.KeyName +
 		";SharedAccessKey=" + s.opts.Key + ";UseDevelopmentEmulator=true"
+}
+
+// TLSAddr returns the address of the TLS listener, or "" without
+// Options.TLSAddr.
+func (s *Server) TLSAddr() string {
+	if s.tlsLn == nil {
+		return ""
+	}
+	return s.tlsLn.Addr().String()
+}
+
+// TLSConnectionString returns a connection string for the TLS listener,
+// "Endpoint=sb://HOST:PORT;SharedAccessKeyName=NAME;SharedAccessKey=KEY"
+// (no UseDevelopmentEmulator: the client uses amqps), or "" without
+// Options.TLSAddr. The client must trust TLSCertificatePEM. The Go SDK
+// dials the port of the Endpoint but checks the certificate for
+// "HOST:PORT" unless its ClientOptions.TLSConfig sets ServerName (to
+// HOST); Microsoft's Python SDK 7.8 ignores the port and always dials 5671.
+func (s *Server) TLSConnectionString() string {
+	if s.tlsLn == nil {
+		return ""
+	}
+	return "Endpoint=sb://" + dialAddr(s.TLSAddr()) + ";SharedAccessKeyName=" + s.opts.KeyName +
+		";SharedAccessKey=" + s.opts.Key
+}
+
+// TLSCertificatePEM returns the certificate chain the TLS listener
+// presents, PEM-encoded (for a generated certificate: the self-signed
+// certificate to trust), or nil without Options.TLSAddr.
+func (s *Server) TLSCertificatePEM() []byte {
+	if s.tls == nil {
+		return nil
+	}
+	return append([]byte(nil), s.tls.certPEM...)
 }
 
 // dialAddr turns a listening address into one a local client can dial.
@@ -230,23 +311,32 @@ func (s *Server) Close() error {
 		}
 		s.mu.Unlock()
 		close(s.done)
-		err = s.ln.Close()
+		err = closeListener(s.ln)
+		if s.tlsLn != nil {
+			err = errors.Join(err, closeListener(s.tlsLn))
+		}
 		for _, c := range conns {
 			c.abort()
 		}
 		s.wg.Wait()
-		if errors.Is(err, net.ErrClosed) {
-			err = nil
-		}
 	})
 	return err
 }
 
-func (s *Server) acceptLoop() {
+// closeListener closes ln; an already closed listener is no error.
+func closeListener(ln net.Listener) error {
+	if err := ln.Close(); !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// acceptLoop serves the connections ln accepts until ln is closed.
+func (s *Server) acceptLoop(ln net.Listener) {
 	defer s.wg.Done()
 	var delay time.Duration
 	for {
-		nc, err := s.ln.Accept()
+		nc, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

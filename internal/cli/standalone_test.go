@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,6 +42,14 @@ func (b *lockedBuffer) String() string {
 // returns its first stdout line and a stop function returning the exit code.
 func startCommand(t *testing.T, env map[string]string, args ...string) (firstLine string, stderr *lockedBuffer, stop func() int) {
 	t.Helper()
+	out, errb, stop := startCommandOutput(t, env, args...)
+	return strings.TrimSpace(strings.SplitN(out.String(), "\n", 2)[0]), errb, stop
+}
+
+// startCommandOutput is startCommand returning all of stdout, from the
+// moment its first line is complete.
+func startCommandOutput(t *testing.T, env map[string]string, args ...string) (stdout, stderr *lockedBuffer, stop func() int) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	out, errb := &lockedBuffer{}, &lockedBuffer{}
 	e := &Env{Getenv: func(k string) string { return env[k] }, Stdin: strings.NewReader(""), Stdout: out, Stderr: errb}
@@ -71,7 +81,7 @@ func startCommand(t *testing.T, env map[string]string, args ...string) (firstLin
 		return code
 	}
 	t.Cleanup(func() { stop() })
-	return strings.TrimSpace(strings.SplitN(out.String(), "\n", 2)[0]), errb, stop
+	return out, errb, stop
 }
 
 func TestEmulatorSubcommandServesTheSDK(t *testing.T) {
@@ -140,4 +150,67 @@ func TestGraphsimSubcommandBadScenario(t *testing.T) {
 	code, _, errOut := runCLI(t, nil, "graphsim", "--scenario", bad)
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errOut, "LICENSEFIX_GRAPHSIM_SCENARIO")
+}
+
+func TestEmulatorSubcommandTLSListener(t *testing.T) {
+	t.Parallel()
+	certOut := filepath.Join(t.TempDir(), "emulator-ca.pem")
+	out, stderr, stop := startCommandOutput(t, nil, "emulator", "--listen", "127.0.0.1:0",
+		"--tls-listen", "127.0.0.1:0", "--tls-cert-out", certOut)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, "the plain and the TLS connection string")
+	assert.Contains(t, lines[0], "UseDevelopmentEmulator=true")
+	tlsCS := lines[1]
+	assert.True(t, strings.HasPrefix(tlsCS, "Endpoint=sb://127.0.0.1:"), tlsCS)
+	assert.NotContains(t, tlsCS, "UseDevelopmentEmulator", "the TLS string makes the SDKs use amqps")
+	assert.NotContains(t, stderr.String(), "SAS_KEY_VALUE", "the key must not reach the log")
+
+	// The Go SDK over TLS, trusting the certificate the command wrote.
+	pemBytes, err := os.ReadFile(certOut)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(pemBytes), "the written file holds a PEM certificate")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	client, err := azservicebus.NewClientFromConnectionString(tlsCS, &azservicebus.ClientOptions{
+		TLSConfig: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}, // not "host:port"
+	})
+	require.NoError(t, err)
+	defer client.Close(ctx)
+	sender, err := client.NewSender("license-fixed", nil)
+	require.NoError(t, err)
+	require.NoError(t, sender.SendMessage(ctx, &azservicebus.Message{Body: []byte(`{"userId":"alice@contoso.com"}`)}, nil))
+	receiver, err := client.NewReceiverForQueue("license-fixed", nil)
+	require.NoError(t, err)
+	msgs, err := receiver.ReceiveMessages(ctx, 1, nil)
+	require.NoError(t, err)
+	require.Len(t, msgs, 1)
+	require.NoError(t, receiver.CompleteMessage(ctx, msgs[0], nil))
+	require.NoError(t, client.Close(ctx))
+	assert.Equal(t, ExitOK, stop())
+}
+
+func TestEmulatorSubcommandTLSSettingsNamed(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.pem")
+	require.NoError(t, os.WriteFile(junk, []byte("not a certificate"), 0o600))
+	for _, tc := range []struct {
+		args    []string
+		setting string
+	}{
+		{[]string{"--tls-cert", junk, "--tls-key", junk}, "LICENSEFIX_EMULATOR_TLS_CERT"}, // no --tls-listen
+		{[]string{"--tls-key", junk}, "LICENSEFIX_EMULATOR_TLS_KEY"},
+		{[]string{"--tls-cert-out", junk}, "LICENSEFIX_EMULATOR_TLS_CERT_OUT"},
+		{[]string{"--tls-listen", "127.0.0.1:0"}, "LICENSEFIX_EMULATOR_TLS_CERT_OUT"}, // generated, nowhere to write it
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", junk}, "LICENSEFIX_EMULATOR_TLS_KEY"},
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-key", junk}, "LICENSEFIX_EMULATOR_TLS_CERT"},
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", junk, "--tls-key", junk}, "LICENSEFIX_EMULATOR_TLS_CERT"},
+		{[]string{"--tls-listen", "127.0.0.1:0", "--tls-cert", junk, "--tls-key", junk, "--tls-cert-out", filepath.Join(dir, "x.pem")}, "LICENSEFIX_EMULATOR_TLS_CERT_OUT"},
+	} {
+		args := append([]string{"emulator", "--listen", "127.0.0.1:0"}, tc.args...)
+		code, _, errOut := runCLI(t, nil, args...)
+		assert.Equal(t, ExitUsage, code, "%v", tc.args)
+		assert.Contains(t, errOut, tc.setting, "%v", tc.args)
+	}
 }

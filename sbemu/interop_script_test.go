@@ -1,0 +1,213 @@
+package sbemu_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licensefix/licensefix/sbemu"
+)
+
+// The Node (conformance.mjs) and Python (conformance.py) suites speak the
+// same line protocol on stdout: one JSON object per check,
+// {"name","ok","error","ms"}, and control requests {"control": ...} that
+// the harness answers with one line on the script's stdin ("ok" or an
+// error text) after injecting the fault into the emulator.
+
+// interopResult is one check result line of a conformance script.
+type interopResult struct {
+	Name  string  `json:"name"`
+	OK    bool    `json:"ok"`
+	Error *string `json:"error"`
+	MS    int64   `json:"ms"`
+}
+
+// interopLine is one stdout line of a conformance script: a check result,
+// or a control request (a fault the script wants injected).
+type interopLine struct {
+	interopResult
+	Control string `json:"control"`
+}
+
+// parseInteropLine decodes one line, refusing anything that is neither a
+// named result nor a control request.
+func parseInteropLine(script, line string) (interopLine, error) {
+	var l interopLine
+	dec := json.NewDecoder(strings.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return interopLine{}, fmt.Errorf("%s printed a line that is neither a check result nor a control request: %s", script, line)
+	}
+	if (l.Name == "") == (l.Control == "") {
+		return interopLine{}, fmt.Errorf("%s printed a line with neither or both of name and control: %s", script, line)
+	}
+	return l, nil
+}
+
+// interopControl carries out one control request of a conformance script
+// and returns its answer line: "ok" or an error text. who names the test
+// in the injected faults' descriptions.
+func interopControl(srv *sbemu.Server, req, who string) string {
+	switch {
+	case req == "drop-connections":
+		srv.DropConnections()
+	case strings.HasPrefix(req, "detach-forced:"):
+		entity := strings.TrimPrefix(req, "detach-forced:")
+		if srv.DetachLinks(entity, "amqp:link:detach-forced", "detached by "+who) == 0 {
+			return "error: no link attached to " + entity
+		}
+	case req == "server-busy-once":
+		srv.FailManagement(1, 503, "com.microsoft:server-busy")
+	default:
+		return "error: unknown control request"
+	}
+	return "ok"
+}
+
+// requireInterop skips the test when what is missing, or fails it under
+// CI=true (CI must run every SDK's suite).
+func requireInterop(t *testing.T, what, howTo string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s (CI=true requires it; %s)", what, howTo)
+	}
+	t.Skipf("%s; %s", what, howTo)
+}
+
+// runInteropScript runs cmd (a conformance script, built with
+// exec.CommandContext(runCtx, ...)), answers its control requests, checks
+// that its exit status agrees with its results, and returns the results
+// and its stderr. A script that does not finish while runCtx lasts (a hung
+// SDK) fails the test.
+func runInteropScript(t *testing.T, runCtx context.Context, srv *sbemu.Server, script string, cmd *exec.Cmd) ([]interopResult, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	require.NoError(t, err)
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+
+	var results []interopResult
+	var parseErr error
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		line := sc.Text()
+		stdout.WriteString(line + "\n")
+		if strings.TrimSpace(line) == "" || parseErr != nil {
+			continue
+		}
+		l, err := parseInteropLine(script, line)
+		if err != nil {
+			parseErr = err
+			continue
+		}
+		if l.Control != "" {
+			answer := interopControl(srv, l.Control, t.Name())
+			t.Logf("control request %q: %s", l.Control, answer)
+			_, _ = io.WriteString(stdin, answer+"\n")
+			continue
+		}
+		results = append(results, l.interopResult)
+	}
+	_ = stdin.Close()
+	runErr := cmd.Wait()
+	require.NoError(t, runCtx.Err(), "%s did not finish in time; stdout:\n%s\nstderr:\n%s", script, stdout.String(), stderr.String())
+	require.NoError(t, parseErr, "stdout:\n%s\nstderr:\n%s", stdout.String(), stderr.String())
+	var exitErr *exec.ExitError
+	if runErr != nil && !errors.As(runErr, &exitErr) {
+		require.NoError(t, runErr, "running %s", script)
+	}
+	failed := 0
+	for _, r := range results {
+		if !r.OK {
+			failed++
+		}
+	}
+	// Exit status and reported results must agree (a crash after the last
+	// line, such as a SIGSEGV in a C library, or a failure without a line,
+	// shows up here).
+	if failed == 0 {
+		require.NoError(t, runErr, "%s failed with every reported check passing; stderr:\n%s", script, stderr.String())
+	} else {
+		require.Error(t, runErr, "%s exited 0 with %d failed checks", script, failed)
+	}
+	return results, stderr.String()
+}
+
+// reportInteropResults turns each result into a subtest and fails the test
+// for every expected check that was not reported.
+func reportInteropResults(t *testing.T, script string, results []interopResult, want []string, stderr string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, r := range results {
+		seen[r.Name] = true
+		t.Run(r.Name, func(t *testing.T) {
+			t.Logf("%d ms", r.MS)
+			if !r.OK {
+				msg := "(no error text)"
+				if r.Error != nil {
+					msg = *r.Error
+				}
+				t.Fatalf("check failed after %d ms: %s", r.MS, msg)
+			}
+		})
+	}
+	for _, name := range want {
+		assert.True(t, seen[name], "%s did not report check %q", script, name)
+	}
+	if t.Failed() {
+		t.Logf("%s stderr:\n%s", script, stderr)
+	}
+}
+
+func TestParseInteropLine(t *testing.T) {
+	t.Parallel()
+	boom := "boom"
+	for _, tc := range []struct {
+		line string
+		want interopLine
+	}{
+		{`{"name":"a","ok":true,"error":null,"ms":3}`, interopLine{interopResult: interopResult{Name: "a", OK: true, MS: 3}}},
+		{`{"name":"b","ok":false,"error":"boom","ms":7}`, interopLine{interopResult: interopResult{Name: "b", Error: &boom, MS: 7}}},
+		{`{"control":"drop-connections"}`, interopLine{Control: "drop-connections"}},
+	} {
+		got, err := parseInteropLine("script", tc.line)
+		require.NoError(t, err, tc.line)
+		require.Equal(t, tc.want, got, tc.line)
+	}
+	for _, bad := range []string{
+		"Error: cannot find module",
+		"Traceback (most recent call last):",
+		`{"ok":true}`,
+		`{"name":"a","ok":true,"extra":1}`,
+		`{"name":"a","control":"drop-connections"}`,
+	} {
+		_, err := parseInteropLine("script", bad)
+		require.Error(t, err, "input %q", bad)
+	}
+}
+
+func TestInteropControl(t *testing.T) {
+	t.Parallel()
+	srv, err := sbemu.NewServer(&sbemu.Options{TB: t})
+	require.NoError(t, err)
+	require.Equal(t, "ok", interopControl(srv, "drop-connections", t.Name()))
+	require.Equal(t, "ok", interopControl(srv, "server-busy-once", t.Name()))
+	require.Equal(t, "error: no link attached to license-fixed", interopControl(srv, "detach-forced:license-fixed", t.Name()))
+	require.Equal(t, "error: unknown control request", interopControl(srv, "reboot", t.Name()))
+}
