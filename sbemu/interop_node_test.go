@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/licensefix/licensefix/sbemu"
@@ -123,7 +122,7 @@ func TestNodeSDKConformance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	sendGoToNode(ctx, t, newGoClient(t, srv))
+	sendGoToScript(ctx, t, newGoClient(t, srv), goToNodeQueue, "go-to-node-1")
 
 	results, stderr := runNodeConformance(ctx, t, node, srv)
 	reportInteropResults(t, "conformance.mjs", results, nodeChecks, stderr)
@@ -131,7 +130,10 @@ func TestNodeSDKConformance(t *testing.T) {
 	// A new client: the fault checks dropped the first one's connection.
 	client := newGoClient(t, srv)
 	t.Run("go-receives-from-node", func(t *testing.T) {
-		receiveNodeToGo(ctx, t, client)
+		// rhea encodes a positive JS integer as uint, a negative one as int,
+		// a fraction as double and a Date as timestamp; an object body is
+		// JSON in one data section.
+		receiveScriptToGo(ctx, t, client, nodeToGoQueue, "node", map[string]any{"attempt": uint32(3)}, "rhea's number encoding")
 	})
 }
 
@@ -146,65 +148,6 @@ func newGoClient(t *testing.T, srv *sbemu.Server) *azservicebus.Client {
 		_ = client.Close(ctx)
 	})
 	return client
-}
-
-// sendGoToNode sends the message check "receive-from-go" expects.
-func sendGoToNode(ctx context.Context, t *testing.T, client *azservicebus.Client) {
-	t.Helper()
-	sender, err := client.NewSender(goToNodeQueue, nil)
-	require.NoError(t, err)
-	defer func() { _ = sender.Close(ctx) }()
-	msgID, contentType, subject, corr := "go-to-node-1", "application/json", "license-fixed", "corr-go-1"
-	require.NoError(t, sender.SendMessage(ctx, &azservicebus.Message{
-		MessageID:     &msgID,
-		ContentType:   &contentType,
-		Subject:       &subject,
-		CorrelationID: &corr,
-		Body:          []byte(`{"user_id":"go-user-1","source":"go"}`),
-		ApplicationProperties: map[string]any{
-			"user_id": "go-user-1",
-			"attempt": int64(3),
-			"big":     int64(1) << 40,
-			"neg":     int32(-7),
-			"ratio":   0.25,
-			"flag":    true,
-			"label":   interopLabel,
-			"when":    time.UnixMilli(interopWhenMs).UTC(),
-		},
-	}, nil))
-}
-
-// receiveNodeToGo reads and checks the message check "send-to-go" sent.
-func receiveNodeToGo(ctx context.Context, t *testing.T, client *azservicebus.Client) {
-	receiver, err := client.NewReceiverForQueue(nodeToGoQueue, nil)
-	require.NoError(t, err)
-	defer func() { _ = receiver.Close(ctx) }()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	msgs, err := receiver.ReceiveMessages(rctx, 1, nil)
-	require.NoError(t, err, "no message from Node arrived")
-	require.Len(t, msgs, 1)
-	m := msgs[0]
-
-	assert.Equal(t, "node-to-go-1", m.MessageID)
-	assert.Equal(t, "application/json", deref(m.ContentType))
-	assert.Equal(t, "license-fixed", deref(m.Subject))
-	assert.Equal(t, "corr-node-1", deref(m.CorrelationID))
-	assert.EqualValues(t, 1, m.DeliveryCount, "Go reports header delivery-count + 1")
-	// The Node SDK JSON-encodes an object body into one data section.
-	assert.JSONEq(t, `{"user_id":"node-user-1","source":"node"}`, string(m.Body))
-	// rhea encodes a positive JS integer as uint, a negative one as int,
-	// a fraction as double and a Date as timestamp.
-	assert.Equal(t, map[string]any{
-		"user_id": "node-user-1",
-		"attempt": uint32(3),
-		"neg":     int32(-7),
-		"ratio":   0.25,
-		"flag":    true,
-		"label":   interopLabel,
-		"when":    time.UnixMilli(interopWhenMs),
-	}, normalizeTimes(m.ApplicationProperties))
-	require.NoError(t, receiver.CompleteMessage(ctx, m, nil))
 }
 
 // runNodeConformance runs conformance.mjs, answers its control requests

@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/licensefix/licensefix/sbemu"
@@ -167,7 +165,7 @@ func TestPythonSDKConformance(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	sendGoToPython(ctx, t, newGoClient(t, srv))
+	sendGoToScript(ctx, t, newGoClient(t, srv), goToPythonQueue, "go-to-python-1")
 
 	runCtx, cancelRun := context.WithTimeout(ctx, 4*time.Minute)
 	defer cancelRun()
@@ -191,63 +189,7 @@ func TestPythonSDKConformance(t *testing.T) {
 	// A new client: the fault checks dropped the first one's connection.
 	client := newGoClient(t, srv)
 	t.Run("go-receives-from-python", func(t *testing.T) {
-		receivePythonToGo(ctx, t, client)
+		receiveScriptToGo(ctx, t, client, pythonToGoQueue, "python", map[string]any{"attempt": int32(3), "big": int64(1) << 40},
+			"uamqp encodes a Python int as int when it fits in 32 bits, else long, and a datetime as timestamp")
 	})
-}
-
-// sendGoToPython sends the message check "receive-from-go" expects.
-func sendGoToPython(ctx context.Context, t *testing.T, client *azservicebus.Client) {
-	t.Helper()
-	sender, err := client.NewSender(goToPythonQueue, nil)
-	require.NoError(t, err)
-	defer func() { _ = sender.Close(ctx) }()
-	msgID, contentType, subject, corr := "go-to-python-1", "application/json", "license-fixed", "corr-go-1"
-	require.NoError(t, sender.SendMessage(ctx, &azservicebus.Message{
-		MessageID:     &msgID,
-		ContentType:   &contentType,
-		Subject:       &subject,
-		CorrelationID: &corr,
-		Body:          []byte(`{"user_id":"go-user-1","source":"go"}`),
-		ApplicationProperties: map[string]any{
-			"user_id": "go-user-1",
-			"attempt": int64(3),
-			"big":     int64(1) << 40,
-			"neg":     int32(-7),
-			"ratio":   0.25,
-			"flag":    true,
-			"label":   interopLabel,
-			"when":    time.UnixMilli(interopWhenMs).UTC(),
-		},
-	}, nil))
-}
-
-// receivePythonToGo reads and checks the message check "send-to-go" sent.
-func receivePythonToGo(ctx context.Context, t *testing.T, client *azservicebus.Client) {
-	receiver, err := client.NewReceiverForQueue(pythonToGoQueue, nil)
-	require.NoError(t, err)
-	defer func() { _ = receiver.Close(ctx) }()
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	msgs, err := receiver.ReceiveMessages(rctx, 1, nil)
-	require.NoError(t, err, "no message from Python arrived")
-	require.Len(t, msgs, 1)
-	m := msgs[0]
-
-	assert.Equal(t, "python-to-go-1", m.MessageID)
-	assert.Equal(t, "application/json", deref(m.ContentType))
-	assert.Equal(t, "license-fixed", deref(m.Subject))
-	assert.Equal(t, "corr-python-1", deref(m.CorrelationID))
-	assert.EqualValues(t, 1, m.DeliveryCount, "Go reports header delivery-count + 1")
-	assert.JSONEq(t, `{"user_id":"python-user-1","source":"python"}`, string(m.Body))
-	assert.Equal(t, map[string]any{
-		"user_id": "python-user-1",
-		"attempt": int32(3),
-		"big":     int64(1) << 40,
-		"neg":     int32(-7),
-		"ratio":   0.25,
-		"flag":    true,
-		"label":   interopLabel,
-		"when":    time.UnixMilli(interopWhenMs),
-	}, normalizeTimes(m.ApplicationProperties), "uamqp encodes a Python int as int when it fits in 32 bits, else long, and a datetime as timestamp")
-	require.NoError(t, receiver.CompleteMessage(ctx, m, nil))
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -210,4 +211,67 @@ func TestInteropControl(t *testing.T) {
 	require.Equal(t, "ok", interopControl(srv, "server-busy-once", t.Name()))
 	require.Equal(t, "error: no link attached to license-fixed", interopControl(srv, "detach-forced:license-fixed", t.Name()))
 	require.Equal(t, "error: unknown control request", interopControl(srv, "reboot", t.Name()))
+}
+
+// sendGoToScript sends on queue, with message id msgID, the message a
+// script's "receive-from-go" check expects.
+func sendGoToScript(ctx context.Context, t *testing.T, client *azservicebus.Client, queue, msgID string) {
+	t.Helper()
+	sender, err := client.NewSender(queue, nil)
+	require.NoError(t, err)
+	defer func() { _ = sender.Close(ctx) }()
+	contentType, subject, corr := "application/json", "license-fixed", "corr-go-1"
+	require.NoError(t, sender.SendMessage(ctx, &azservicebus.Message{
+		MessageID:     &msgID,
+		ContentType:   &contentType,
+		Subject:       &subject,
+		CorrelationID: &corr,
+		Body:          []byte(`{"user_id":"go-user-1","source":"go"}`),
+		ApplicationProperties: map[string]any{
+			"user_id": "go-user-1",
+			"attempt": int64(3),
+			"big":     int64(1) << 40,
+			"neg":     int32(-7),
+			"ratio":   0.25,
+			"flag":    true,
+			"label":   interopLabel,
+			"when":    time.UnixMilli(interopWhenMs).UTC(),
+		},
+	}, nil))
+}
+
+// receiveScriptToGo reads from queue the message the sdk script's
+// "send-to-go" check sent and checks it. sdkProps are the application
+// properties whose AMQP type depends on how that SDK encodes its numbers
+// (why says how); the others are the same from every SDK.
+func receiveScriptToGo(ctx context.Context, t *testing.T, client *azservicebus.Client, queue, sdk string, sdkProps map[string]any, why string) {
+	receiver, err := client.NewReceiverForQueue(queue, nil)
+	require.NoError(t, err)
+	defer func() { _ = receiver.Close(ctx) }()
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, err := receiver.ReceiveMessages(rctx, 1, nil)
+	require.NoError(t, err, "no message from %s arrived", sdk)
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+
+	assert.Equal(t, sdk+"-to-go-1", m.MessageID)
+	assert.Equal(t, "application/json", deref(m.ContentType))
+	assert.Equal(t, "license-fixed", deref(m.Subject))
+	assert.Equal(t, "corr-"+sdk+"-1", deref(m.CorrelationID))
+	assert.EqualValues(t, 1, m.DeliveryCount, "Go reports header delivery-count + 1")
+	assert.JSONEq(t, `{"user_id":"`+sdk+`-user-1","source":"`+sdk+`"}`, string(m.Body))
+	want := map[string]any{
+		"user_id": sdk + "-user-1",
+		"neg":     int32(-7),
+		"ratio":   0.25,
+		"flag":    true,
+		"label":   interopLabel,
+		"when":    time.UnixMilli(interopWhenMs),
+	}
+	for k, v := range sdkProps {
+		want[k] = v
+	}
+	assert.Equal(t, want, normalizeTimes(m.ApplicationProperties), why)
+	require.NoError(t, receiver.CompleteMessage(ctx, m, nil))
 }
