@@ -84,7 +84,7 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 		}()
 	}
 
-	ctx, cancel := context.WithCancelCause(w.callCtx)
+	ctx, cancel := context.WithCancel(w.callCtx)
 	lost := make(chan struct{})
 	renewed := make(chan struct{})
 	go func() {
@@ -92,7 +92,7 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 		w.renewLock(ctx, m, func() { close(lost) })
 	}()
 	r := w.await(lf.UserID, wt, lost)
-	cancel(nil)
+	cancel()
 	<-renewed
 	r.userID = lf.UserID
 	w.settle(m, r, start)
