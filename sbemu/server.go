@@ -180,7 +180,11 @@ func NewServer(opts *Options) (*Server, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	b, err := broker.New(o.Clock, o.Config.queueConfigs())
+	queues, topics, err := o.Config.brokerConfigs()
+	if err != nil {
+		return nil, err
+	}
+	b, err := broker.NewWithTopics(o.Clock, queues, topics)
 	if err != nil {
 		return nil, fmt.Errorf("sbemu: %w", err)
 	}

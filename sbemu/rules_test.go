@@ -1,0 +1,120 @@
+package sbemu
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/licensefix/licensefix/sbemu/internal/amqp"
+	"github.com/licensefix/licensefix/sbemu/internal/broker"
+)
+
+// testMessage is a stored message with the given properties.
+func testMessage(p *amqp.Properties, app amqp.Map) broker.Message {
+	m := &amqp.Message{Properties: p, ApplicationProperties: app, RawBody: []byte{0x00, 0x53, 0x75, 0xa0, 0x01, 'x'}}
+	return broker.Message{MessageID: messageIDString(m), Size: len(m.RawBody), Payload: &storedMessage{msg: m}}
+}
+
+// setAction sets one user property, or fails when err is set.
+type setAction struct {
+	key string
+	val any
+	err error
+}
+
+func (a setAction) Apply(m ruleMessage) error {
+	if a.err != nil {
+		return a.err
+	}
+	m.SetUser(a.key, a.val)
+	m.RemoveUser("drop")
+	return m.SetSystem("To", "routed")
+}
+
+// failFilter fails to evaluate.
+type failFilter struct{}
+
+func (failFilter) Match(ruleMessage) (bool, error) { return false, errors.New("user.n is a string") }
+
+func TestCorrelationFilterMatch(t *testing.T) {
+	t.Parallel()
+	msg := testMessage(&amqp.Properties{
+		MessageID: "m-1", CorrelationID: amqp.UUID{1}, To: "to", ReplyTo: "rt", Subject: "orders",
+		ContentType: "application/json", GroupID: "sess", ReplyToGroupID: "rsess",
+	}, amqp.Map{{Key: "region", Value: "eu"}, {Key: "n", Value: int32(5)}, {Key: "f", Value: 2.5}, {Key: "ok", Value: true}})
+	view := &messageView{m: msg.Payload.(*storedMessage).msg, size: msg.Size}
+	for _, tc := range []struct {
+		name string
+		f    CorrelationFilter
+		want bool
+	}{
+		{"all system properties", CorrelationFilter{MessageID: "m-1", CorrelationID: amqp.UUID{1}.String(), To: "to", ReplyTo: "rt",
+			Label: "orders", ContentType: "application/json", SessionID: "sess", ReplyToSessionID: "rsess"}, true},
+		{"label differs", CorrelationFilter{Label: "Orders"}, false},
+		{"properties by value", CorrelationFilter{Properties: map[string]any{"region": "eu", "n": int64(5), "f": 2.5, "ok": true}}, true},
+		{"integer against a float", CorrelationFilter{Properties: map[string]any{"n": 5.0}}, true},
+		{"number against text", CorrelationFilter{Properties: map[string]any{"region": int64(1)}}, false},
+		{"missing property", CorrelationFilter{Properties: map[string]any{"absent": "x"}}, false},
+		{"one of two differs", CorrelationFilter{Label: "orders", Properties: map[string]any{"region": "us"}}, false},
+	} {
+		got, err := tc.f.Match(view)
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.want, got, tc.name)
+	}
+	size, ok := view.System("size")
+	assert.True(t, ok)
+	assert.Equal(t, int64(msg.Size), size)
+	_, ok = view.System("replyto")
+	assert.True(t, ok)
+	empty := &messageView{m: &amqp.Message{}}
+	_, ok = empty.System("to")
+	assert.False(t, ok, "an unset system property is absent")
+	n, ok := view.User("N")
+	assert.True(t, ok, "user property names fall back to a case-insensitive match")
+	assert.Equal(t, int64(5), n)
+}
+
+func TestRuleRouterCopies(t *testing.T) {
+	t.Parallel()
+	eu := &CorrelationFilter{Properties: map[string]any{"region": "eu"}}
+	r := &ruleRouter{rules: []rule{
+		{name: "a", filter: eu},
+		{name: "b", filter: &CorrelationFilter{Properties: map[string]any{"region": "eu"}}}, // a second plain match: still one copy
+		{name: "stamp", filter: eu, action: setAction{key: "stage", val: "routed"}},
+		{name: "never", filter: constFilter(false), action: setAction{key: "x", val: 1}},
+	}}
+	orig := testMessage(&amqp.Properties{MessageID: "m", To: "orig"}, amqp.Map{{Key: "region", Value: "eu"}, {Key: "drop", Value: 1}})
+	out, err := r.Route(orig)
+	require.NoError(t, err)
+	require.Len(t, out, 2, "one copy for the rules without actions, one per matching rule with an action")
+	assert.Same(t, orig.Payload, out[0].Payload)
+	c := out[1].Payload.(*storedMessage).msg
+	assert.Equal(t, "routed", c.Properties.To)
+	v, _ := c.ApplicationProperties.Get("stage")
+	assert.Equal(t, "routed", v)
+	v, _ = c.ApplicationProperties.Get(propRuleName)
+	assert.Equal(t, "stamp", v)
+	_, dropped := c.ApplicationProperties.Get("drop")
+	assert.False(t, dropped)
+	o := orig.Payload.(*storedMessage).msg
+	assert.Equal(t, "orig", o.Properties.To, "the action changes only its copy")
+	_, still := o.ApplicationProperties.Get("drop")
+	assert.True(t, still)
+
+	none, err := r.Route(testMessage(nil, amqp.Map{{Key: "region", Value: "us"}}))
+	require.NoError(t, err)
+	assert.Empty(t, none)
+}
+
+func TestRuleRouterErrors(t *testing.T) {
+	t.Parallel()
+	msg := testMessage(&amqp.Properties{MessageID: "m"}, nil)
+	_, err := (&ruleRouter{rules: []rule{{name: "bad", filter: failFilter{}}}}).Route(msg)
+	require.ErrorContains(t, err, `rule "bad": filter: user.n is a string`)
+	_, err = (&ruleRouter{rules: []rule{{name: "act", filter: constFilter(true), action: setAction{err: errors.New("boom")}}}}).Route(msg)
+	require.ErrorContains(t, err, `rule "act": action: boom`)
+	require.Error(t, (&messageView{m: cloneForAction(msg.Payload.(*storedMessage).msg)}).SetSystem("SequenceNumber", "1"))
+	require.Error(t, (&messageView{m: cloneForAction(msg.Payload.(*storedMessage).msg)}).SetSystem("To", int64(1)))
+}
