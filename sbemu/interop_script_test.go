@@ -305,4 +305,3 @@ func addInteropTopics(t *testing.T, cfg *sbemu.Config, base string) {
 	}
 	require.NoError(t, cfg.Validate())
 }
-
