@@ -22,8 +22,9 @@ import (
 // ruleMessage is the view of a message that filters and actions work on:
 // system properties by lower-case name without "sys." (messageid,
 // correlationid, to, replyto, label, sessionid, replytosessionid,
-// contenttype, size) and application (user) properties. Values are Go
-// string, bool, int64, float64, time.Time or nil.
+// contenttype, size, ...) and application (user) properties. Values are Go
+// string, bool, int64, float64, time.Time or nil. System reports ok false
+// only for a name that is no system property; an unset one is (nil, true).
 type ruleMessage interface {
 	System(name string) (any, bool)
 	User(name string) (any, bool)
@@ -66,7 +67,7 @@ func (r *ruleRouter) Route(m broker.Message) ([]broker.Message, error) {
 	if !ok {
 		return nil, errors.New("sbemu: stored message of unexpected type")
 	}
-	view := &messageView{m: sm.msg, size: m.Size}
+	view := newMessageView(sm.msg, m)
 	plain := false
 	var copies []broker.Message
 	for _, ru := range r.rules {
@@ -82,7 +83,7 @@ func (r *ruleRouter) Route(m broker.Message) ([]broker.Message, error) {
 			continue
 		}
 		c := cloneForAction(sm.msg)
-		if err := ru.action.Apply(&messageView{m: c, size: m.Size}); err != nil {
+		if err := ru.action.Apply(newMessageView(c, m)); err != nil {
 			return nil, fmt.Errorf("rule %q: action: %w", ru.name, err)
 		}
 		c.ApplicationProperties.Set(propRuleName, ru.name)
@@ -258,65 +259,104 @@ var parseSQLAction = func(string) (ruleAction, error) {
 	return nil, errors.New("SQL rule actions not supported yet")
 }
 
-// messageView is a ruleMessage over an AMQP message. Only views of a copy
-// made by cloneForAction may be written to.
+// messageView is a ruleMessage over an AMQP message and the broker's view
+// of it. Only views of a copy made by cloneForAction may be written to.
 type messageView struct {
-	m    *amqp.Message
-	size int
+	m         *amqp.Message
+	size      int
+	ttl       time.Duration // 0 = none
+	scheduled time.Time     // zero = not scheduled
 }
 
-// System returns a system property; unset ones (an empty string) are absent.
+// newMessageView views the stored message of bm.
+func newMessageView(m *amqp.Message, bm broker.Message) *messageView {
+	return &messageView{m: m, size: bm.Size, ttl: bm.TimeToLive, scheduled: bm.ScheduledEnqueueTime}
+}
+
+// brokerAssigned are system properties a message has only once a
+// subscription has stored (or delivered) it: unset while rules run.
+var brokerAssigned = map[string]bool{
+	"sequencenumber": true, "enqueuedsequencenumber": true, "enqueuedtimeutc": true, "expiresatutc": true,
+	"lockeduntilutc": true, "locktoken": true, "deadlettersource": true, "state": true,
+	"partitionkey": true, "viapartitionkey": true, "transactionpartitionkey": true,
+}
+
+// System returns a system property by its lower-case name: (nil, true) when
+// it is unset (an empty string, or one the broker assigns only later),
+// ok false when there is no such system property.
 func (v *messageView) System(name string) (any, bool) {
 	p := v.m.Properties
 	if p == nil {
 		p = &amqp.Properties{}
 	}
-	var s string
-	switch strings.ToLower(name) {
+	text := func(s string) (any, bool) {
+		if s == "" {
+			return nil, true
+		}
+		return s, true
+	}
+	switch name = strings.ToLower(name); name {
 	case "messageid":
-		s = messageIDString(v.m)
+		return text(messageIDString(v.m))
 	case "correlationid":
-		s = idString(p.CorrelationID)
+		return text(idString(p.CorrelationID))
 	case "to":
-		s = p.To
+		return text(p.To)
 	case "replyto":
-		s = p.ReplyTo
-	case "label", "subject":
-		s = p.Subject
+		return text(p.ReplyTo)
+	case "label":
+		return text(p.Subject)
 	case "sessionid":
-		s = p.GroupID
+		return text(p.GroupID)
 	case "replytosessionid":
-		s = p.ReplyToGroupID
+		return text(p.ReplyToGroupID)
 	case "contenttype":
-		s = string(p.ContentType)
+		return text(string(p.ContentType))
 	case "size":
 		return int64(v.size), true
-	default:
-		return nil, false
+	case "deliverycount":
+		return int64(0), true
+	case "timetolive":
+		if v.ttl <= 0 {
+			return nil, true
+		}
+		return v.ttl, true
+	case "scheduledenqueuetimeutc":
+		if v.scheduled.IsZero() {
+			return nil, true
+		}
+		return v.scheduled, true
 	}
-	if s == "" {
-		return nil, false
+	if brokerAssigned[name] {
+		return nil, true
 	}
-	return s, true
+	return nil, false
 }
 
-// SetSystem sets one of the settable string system properties.
+// SetSystem sets one of the settable string system properties, or clears
+// it when val is nil.
 func (v *messageView) SetSystem(name string, val any) error {
 	s, ok := val.(string)
-	if !ok {
+	if !ok && val != nil {
 		return fmt.Errorf("sys.%s: want a string, not %T", name, val)
 	}
 	p := v.m.Properties
 	switch strings.ToLower(name) {
 	case "messageid":
 		p.MessageID = s
+		if val == nil {
+			p.MessageID = nil
+		}
 	case "correlationid":
 		p.CorrelationID = s
+		if val == nil {
+			p.CorrelationID = nil
+		}
 	case "to":
 		p.To = s
 	case "replyto":
 		p.ReplyTo = s
-	case "label", "subject":
+	case "label":
 		p.Subject = s
 	case "sessionid":
 		p.GroupID = s
@@ -330,27 +370,42 @@ func (v *messageView) SetSystem(name string, val any) error {
 	return nil
 }
 
-// User returns an application property, by exact name or else ignoring case.
-func (v *messageView) User(name string) (any, bool) {
-	for _, exact := range []bool{true, false} {
-		for _, p := range v.m.ApplicationProperties {
+// userIndex finds an application property by name, exactly or else
+// ignoring case (Service Bus property names are case-insensitive).
+func (v *messageView) userIndex(name string) int {
+	i := slices.IndexFunc(v.m.ApplicationProperties, func(p amqp.Pair) bool { k, ok := p.Key.(string); return ok && k == name })
+	if i < 0 {
+		i = slices.IndexFunc(v.m.ApplicationProperties, func(p amqp.Pair) bool {
 			k, ok := p.Key.(string)
-			if ok && (k == name || !exact && strings.EqualFold(k, name)) {
-				return ruleValue(p.Value), true
-			}
-		}
+			return ok && strings.EqualFold(k, name)
+		})
+	}
+	return i
+}
+
+// User returns an application property.
+func (v *messageView) User(name string) (any, bool) {
+	if i := v.userIndex(name); i >= 0 {
+		return ruleValue(v.m.ApplicationProperties[i].Value), true
 	}
 	return nil, false
 }
 
-// SetUser sets an application property.
+// SetUser sets an application property, replacing one whose name differs
+// only in case.
 func (v *messageView) SetUser(name string, val any) {
-	v.m.ApplicationProperties.Set(name, val)
+	if i := v.userIndex(name); i >= 0 {
+		v.m.ApplicationProperties[i] = amqp.Pair{Key: name, Value: val}
+		return
+	}
+	v.m.ApplicationProperties = append(v.m.ApplicationProperties, amqp.Pair{Key: name, Value: val})
 }
 
 // RemoveUser removes an application property.
 func (v *messageView) RemoveUser(name string) {
-	v.m.ApplicationProperties.Delete(name)
+	if i := v.userIndex(name); i >= 0 {
+		v.m.ApplicationProperties = slices.Delete(v.m.ApplicationProperties, i, i+1)
+	}
 }
 
 // ruleValue converts an AMQP value to the types filters compare: integers

@@ -44,7 +44,7 @@ func TestCorrelationFilterMatch(t *testing.T) {
 		MessageID: "m-1", CorrelationID: amqp.UUID{1}, To: "to", ReplyTo: "rt", Subject: "orders",
 		ContentType: "application/json", GroupID: "sess", ReplyToGroupID: "rsess",
 	}, amqp.Map{{Key: "region", Value: "eu"}, {Key: "n", Value: int32(5)}, {Key: "f", Value: 2.5}, {Key: "ok", Value: true}})
-	view := &messageView{m: msg.Payload.(*storedMessage).msg, size: msg.Size}
+	view := newMessageView(msg.Payload.(*storedMessage).msg, msg)
 	for _, tc := range []struct {
 		name string
 		f    CorrelationFilter
@@ -69,8 +69,14 @@ func TestCorrelationFilterMatch(t *testing.T) {
 	_, ok = view.System("replyto")
 	assert.True(t, ok)
 	empty := &messageView{m: &amqp.Message{}}
-	_, ok = empty.System("to")
-	assert.False(t, ok, "an unset system property is absent")
+	v, ok := empty.System("to")
+	assert.True(t, ok, "an unset system property exists")
+	assert.Nil(t, v)
+	v, ok = empty.System("SequenceNumber")
+	assert.True(t, ok, "assigned only once stored: unset while rules run")
+	assert.Nil(t, v)
+	_, ok = empty.System("colour")
+	assert.False(t, ok, "no such system property")
 	n, ok := view.User("N")
 	assert.True(t, ok, "user property names fall back to a case-insensitive match")
 	assert.Equal(t, int64(5), n)
@@ -115,6 +121,18 @@ func TestRuleRouterErrors(t *testing.T) {
 	require.ErrorContains(t, err, `rule "bad": filter: user.n is a string`)
 	_, err = (&ruleRouter{rules: []rule{{name: "act", filter: constFilter(true), action: setAction{err: errors.New("boom")}}}}).Route(msg)
 	require.ErrorContains(t, err, `rule "act": action: boom`)
-	require.Error(t, (&messageView{m: cloneForAction(msg.Payload.(*storedMessage).msg)}).SetSystem("SequenceNumber", "1"))
-	require.Error(t, (&messageView{m: cloneForAction(msg.Payload.(*storedMessage).msg)}).SetSystem("To", int64(1)))
+	c := &messageView{m: cloneForAction(msg.Payload.(*storedMessage).msg)}
+	require.Error(t, c.SetSystem("SequenceNumber", "1"))
+	require.Error(t, c.SetSystem("To", int64(1)))
+	require.NoError(t, c.SetSystem("MessageId", nil))
+	_, isSet := c.System("messageid")
+	assert.True(t, isSet)
+	assert.Nil(t, c.m.Properties.MessageID, "nil clears")
+	c.SetUser("Region", "eu")
+	c.SetUser("REGION", "us")
+	assert.Len(t, c.m.ApplicationProperties, 1, "set replaces a name that differs only in case")
+	got, _ := c.User("region")
+	assert.Equal(t, "us", got)
+	c.RemoveUser("region")
+	assert.Empty(t, c.m.ApplicationProperties)
 }
