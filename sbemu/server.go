@@ -422,8 +422,9 @@ func (s *Server) snapshotConns() []*conn {
 	return out
 }
 
-// QueueStats returns the message counts of an entity ("q1" or
-// "q1/$DeadLetterQueue").
+// QueueStats returns the message counts of an entity: a queue ("q1"), a
+// subscription ("t1/Subscriptions/s1"), either's dead-letter queue
+// ("q1/$DeadLetterQueue") or a topic (whose only messages are scheduled ones).
 func (s *Server) QueueStats(entity string) (Stats, error) {
 	q, err := s.broker.Entity(entity)
 	if err != nil {
