@@ -259,3 +259,34 @@ func rowTopicSessionRefused(t *testing.T, e *topicEnv) {
 	assert.Equal(t, goamqp.ErrCond(condNotAllowed), amqpErr.Condition)
 	assert.Contains(t, amqpErr.Description, "sessions are not supported")
 }
+
+// A SAS token whose resource is the topic authorizes its subscriptions (and
+// their dead-letter queues), which are paths below it; it does not reach
+// other entities.
+func TestTopicTokenCoversSubscriptions(t *testing.T) {
+	t.Parallel()
+	layout, err := LoadConfig("testdata/topics.json")
+	require.NoError(t, err)
+	cfg := DefaultConfig()
+	cfg.UserConfig.Namespaces[0].Topics = layout.UserConfig.Namespaces[0].Topics
+	srv, err := NewServer(&Options{Config: cfg, TB: t, Logger: testLogger()})
+	require.NoError(t, err)
+	(&topicEnv{client: newTestClient(t, srv.ConnectionString()), srv: srv}).send(t, plain("scoped"))
+
+	p := connParts(srv.ConnectionString())
+	p["SharedAccessSignature"] = signSAS("sb://"+trimEndpoint(p["Endpoint"])+"/"+confTopic, p["SharedAccessKeyName"], p["SharedAccessKey"], time.Now().Add(time.Hour))
+	delete(p, "SharedAccessKeyName")
+	delete(p, "SharedAccessKey")
+	scoped := newTestClient(t, withParts(p))
+	r, err := scoped.NewReceiverForSubscription(confTopic, subAll, nil)
+	require.NoError(t, err)
+	defer r.Close(context.Background())
+	m := receiveOne(t, r)
+	assert.Equal(t, "scoped", m.MessageID)
+	require.NoError(t, r.CompleteMessage(testCtx(t, 10*time.Second), m, nil))
+
+	s, err := scoped.NewSender(DefaultQueueName, nil)
+	require.NoError(t, err)
+	defer s.Close(context.Background())
+	requireCode(t, s.SendMessage(testCtx(t, 20*time.Second), plain("x"), nil), azservicebus.CodeUnauthorizedAccess)
+}
