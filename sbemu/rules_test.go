@@ -3,6 +3,7 @@ package sbemu
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -135,4 +136,21 @@ func TestRuleRouterErrors(t *testing.T) {
 	assert.Equal(t, "us", got)
 	c.RemoveUser("region")
 	assert.Empty(t, c.m.ApplicationProperties)
+}
+
+func TestManagementRefusesSchedulingOnASubscription(t *testing.T) {
+	t.Parallel()
+	b, err := broker.NewWithTopics(nil, nil, []broker.TopicConfig{{Name: "t", Subscriptions: []broker.SubscriptionConfig{{QueueConfig: broker.QueueConfig{Name: "s"}}}}})
+	require.NoError(t, err)
+	sub, err := b.Entity("t/Subscriptions/s")
+	require.NoError(t, err)
+	m := amqp.Message{Properties: &amqp.Properties{MessageID: "m"}, RawBody: []byte{0x00, 0x53, 0x77, 0x40},
+		MessageAnnotations: amqp.Map{{Key: annScheduledEnqueueTime, Value: time.Now().Add(time.Hour)}}}
+	data, err := amqp.AppendMessage(nil, &m)
+	require.NoError(t, err)
+	_, err = mgmtSchedule(sub, amqp.Map{{Key: "messages", Value: []any{amqp.Map{{Key: "message", Value: data}}}}}, 1<<20)
+	require.ErrorIs(t, err, broker.ErrNotSupported)
+	resp := errorResponse(err)
+	assert.Equal(t, int32(statusBadRequest), resp.status)
+	assert.Equal(t, condNotAllowed, resp.condition)
 }
