@@ -50,7 +50,7 @@ func (n *unary) eval(m Message) (value, error) {
 	case x.numeric():
 		return x, nil
 	}
-	return null, evalErr("unary %s cannot be applied to a %s", n.op, x.typeName())
+	return null, evalErr("unary %s cannot be applied to %s", n.op, x.typeName())
 }
 
 func (n *arith) eval(m Message) (value, error) {
@@ -109,7 +109,7 @@ func arithValues(op string, l, r value) (value, error) {
 			return floatValue(math.Mod(a, b)), nil
 		}
 	}
-	return null, evalErr("operator %s cannot be applied to a %s and a %s", op, l.typeName(), r.typeName())
+	return null, evalErr("operator %s cannot be applied to %s and %s", op, l.typeName(), r.typeName())
 }
 
 func (n *compare) eval(m Message) (value, error) {
@@ -153,7 +153,7 @@ func compareValues(op string, l, r value) (value, error) {
 	case l.k == kTime && r.k == kTime:
 		c = l.t.Compare(r.t)
 	default:
-		return null, evalErr("operator %s cannot compare a %s with a %s", op, l.typeName(), r.typeName())
+		return null, evalErr("operator %s cannot compare %s with %s", op, l.typeName(), r.typeName())
 	}
 	switch op {
 	case "=":
@@ -180,7 +180,7 @@ func truth(v value, op string) (b, known bool, err error) {
 	case kNull:
 		return false, false, nil
 	}
-	return false, false, evalErr("operand of %s is a %s, not a boolean", op, v.typeName())
+	return false, false, evalErr("operand of %s is %s, not a boolean", op, v.typeName())
 }
 
 // eval implements SQL's three-valued AND and OR, as tabled in the Service
@@ -293,10 +293,10 @@ func (n *like) eval(m Message) (value, error) {
 		return null, nil
 	}
 	if x.k != kString {
-		return null, evalErr("LIKE cannot be applied to a %s", x.typeName())
+		return null, evalErr("LIKE cannot be applied to %s", x.typeName())
 	}
 	if pat.k != kString {
-		return null, evalErr("LIKE pattern is a %s, not a string", pat.typeName())
+		return null, evalErr("LIKE pattern is %s, not a string", pat.typeName())
 	}
 	escape, hasEscape := rune(0), false
 	if n.escape != nil {
@@ -405,7 +405,7 @@ func (n *call) eval(m Message) (value, error) {
 		return null, err
 	}
 	if arg.k != kString {
-		return null, evalErr("%s() takes a string, not a %s", n.name, arg.typeName())
+		return null, evalErr("%s() takes a string, not %s", n.name, arg.typeName())
 	}
 	sc, name := scopeUser, arg.s
 	if len(name) > 4 && strings.EqualFold(name[:4], "sys.") {

@@ -141,7 +141,7 @@ func (f *Filter) Match(m Message) (bool, error) {
 	case kNull:
 		return false, nil
 	}
-	return false, evalErr("filter evaluates to a %s, not a boolean", v.typeName())
+	return false, evalErr("filter evaluates to %s, not a boolean", v.typeName())
 }
 
 // String returns the filter in canonical form: keywords in upper case,

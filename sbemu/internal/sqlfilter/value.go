@@ -58,12 +58,18 @@ func (k kind) typeName() string {
 	}
 }
 
-// typeName names the type of v in error messages.
+// typeName names the type of v, with its article, in error messages:
+// "an integer", "a string", "a value of unsupported type []uint8".
 func (v value) typeName() string {
-	if v.k == kOther {
-		return fmt.Sprintf("unsupported type %T", v.raw)
+	switch v.k {
+	case kOther:
+		return fmt.Sprintf("a value of unsupported type %T", v.raw)
+	case kNull:
+		return "null"
+	case kInt:
+		return "an integer"
 	}
-	return v.k.typeName()
+	return "a " + v.k.typeName()
 }
 
 // fromGo turns a property value into a value: every integer kind becomes
