@@ -250,7 +250,7 @@ func (n *in) format(b *strings.Builder) {
 // like is [NOT] LIKE pattern [ESCAPE char].
 type like struct {
 	x, pattern, escape node // escape may be nil
-	neg                    bool
+	neg                bool
 }
 
 func (n *like) prec() int { return precPred }
