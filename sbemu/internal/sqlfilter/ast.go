@@ -147,7 +147,14 @@ func (n *unary) prec() int { return precUnary }
 func (n *unary) format(b *strings.Builder) {
 	b.WriteString(n.op)
 	var inner strings.Builder
-	writeOperand(&inner, n.x, precUnary)
+	if l, ok := n.x.(*literal); ok && l.v.numeric() {
+		// A sign before a number constant would fold into it on reading.
+		inner.WriteByte('(')
+		l.format(&inner)
+		inner.WriteByte(')')
+	} else {
+		writeOperand(&inner, n.x, precUnary)
+	}
 	s := inner.String()
 	if strings.HasPrefix(s, "-") || strings.HasPrefix(s, "+") {
 		b.WriteByte(' ')
