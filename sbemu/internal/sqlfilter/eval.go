@@ -89,6 +89,9 @@ func arithValues(op string, l, r value) (value, error) {
 		if b == 0 {
 			return null, evalErr("integer division by zero")
 		}
+		if a == math.MinInt64 && b == -1 {
+			return null, evalErr("integer overflow in %d %s -1", a, op) // C# throws here too
+		}
 		if op == "/" {
 			return intValue(a / b), nil
 		}
@@ -408,9 +411,9 @@ func (n *call) eval(m Message) (value, error) {
 		return null, evalErr("%s() takes a string, not %s", n.name, arg.typeName())
 	}
 	sc, name := scopeUser, arg.s
-	if len(name) > 4 && strings.EqualFold(name[:4], "sys.") {
+	if len(name) > 4 && foldEq(name[:4], "sys.") {
 		sc, name = scopeSys, name[4:]
-	} else if len(name) > 5 && strings.EqualFold(name[:5], "user.") {
+	} else if len(name) > 5 && foldEq(name[:5], "user.") {
 		name = name[5:]
 	}
 	return lookup(m, sc, name)

@@ -283,6 +283,8 @@ func TestEvaluateErrors(t *testing.T) {
 		{"-color = 1", "unary - cannot be applied to a string"},
 		{"quantity / 0 = 1", "integer division by zero"},
 		{"quantity % 0 = 1", "integer division by zero"},
+		{"-9223372036854775808 / -1 = 0", "integer overflow in -9223372036854775808 / -1"},
+		{"-9223372036854775808 % -1 = 0", "integer overflow in -9223372036854775808 % -1"},
 		{"quantity LIKE '1%'", "LIKE cannot be applied to an integer"},
 		{"color LIKE 1", "LIKE pattern is an integer, not a string"},
 		{"color LIKE 'r%' ESCAPE '!!'", "ESCAPE must be a string of one character"},

@@ -39,11 +39,33 @@ var keywords = []string{
 // isKeyword reports whether word is a reserved word, in any case.
 func isKeyword(word string) bool {
 	for _, k := range keywords {
-		if strings.EqualFold(word, k) {
+		if foldEq(word, k) {
 			return true
 		}
 	}
 	return false
+}
+
+// foldEq reports whether a equals b ignoring ASCII case only. Keywords,
+// scopes and function names are ASCII, so that no Unicode case folding
+// (ſ for s, K for k) turns an identifier into a keyword.
+func foldEq(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
 
 // isRegularIdent reports whether s can be written as a regular identifier:

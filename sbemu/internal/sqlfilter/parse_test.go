@@ -33,6 +33,7 @@ func TestParseFilterCanonical(t *testing.T) {
 		{"[not] = 1", "user.[not] = 1"},
 		{"sys = 1", "user.sys = 1"},
 		{"ünïcode_1 = 1", "user.ünïcode_1 = 1"},
+		{"ſet = 1 AND KEY = 2", "user.ſet = 1 AND user.KEY = 2"}, // only ASCII case folds to a keyword
 		{"s = 'it''s'", "user.s = 'it''s'"},
 		{"a = -5", "user.a = -5"},
 		{"a = - 5", "user.a = -5"},
@@ -139,6 +140,7 @@ func TestParseFilterErrors(t *testing.T) {
 		{"sys.and = 1", 5, `expected a property name after "sys."`},
 		{"and = 1", 1, "expected a value, found AND"},
 		{"nope(1) = 1", 1, `unknown function "nope"`},
+		{"exiſts(a)", 1, `unknown function "exiſts"`},
 		{"p() = 1", 3, `expected a value, found ")"`},
 		{"newid(1) = 1", 7, `expected ")"`},
 		{"a LIKE", 7, "expected a value"},

@@ -66,7 +66,7 @@ func (p *parser) isOp(op string) bool {
 // isWord reports whether the next token is the keyword kw, in any case.
 func (p *parser) isWord(kw string) bool {
 	t := p.peek()
-	return t.kind == tWord && strings.EqualFold(t.text, kw)
+	return t.kind == tWord && foldEq(t.text, kw)
 }
 
 // errorAt returns a syntax error at t.
@@ -452,17 +452,17 @@ func (p *parser) primary() (node, *SyntaxError) {
 			return n, nil
 		}
 	case tWord:
-		switch strings.ToUpper(t.text) {
-		case "TRUE":
+		switch {
+		case foldEq(t.text, "TRUE"):
 			p.next()
 			return &literal{v: boolValue(true)}, nil
-		case "FALSE":
+		case foldEq(t.text, "FALSE"):
 			p.next()
 			return &literal{v: boolValue(false)}, nil
-		case "NULL":
+		case foldEq(t.text, "NULL"):
 			p.next()
 			return &literal{v: null}, nil
-		case "EXISTS":
+		case foldEq(t.text, "EXISTS"):
 			p.next()
 			if err := p.expectOp("("); err != nil {
 				return nil, err
@@ -490,12 +490,13 @@ func (p *parser) primary() (node, *SyntaxError) {
 // function parses newid(), property(expr) or p(expr).
 func (p *parser) function() (node, *SyntaxError) {
 	t := p.next()
-	name := strings.ToLower(t.text)
 	p.next() // (
-	n := &call{name: name}
-	switch name {
-	case "newid":
-	case "property", "p":
+	n := &call{}
+	switch {
+	case foldEq(t.text, "newid"):
+		n.name = "newid"
+	case foldEq(t.text, "property"), foldEq(t.text, "p"):
+		n.name = strings.ToLower(t.text)
 		if err := p.enter(t); err != nil {
 			return nil, err
 		}
@@ -523,9 +524,9 @@ func (p *parser) property() (*prop, *SyntaxError) {
 	if t.kind == tWord && p.isOp(".") {
 		var sc scope
 		switch {
-		case strings.EqualFold(t.text, "sys"):
+		case foldEq(t.text, "sys"):
 			sc = scopeSys
-		case strings.EqualFold(t.text, "user"):
+		case foldEq(t.text, "user"):
 			sc = scopeUser
 		default:
 			return nil, errorAt(t, "unknown scope "+strconv.Quote(t.text)+" (want sys or user)")
