@@ -109,7 +109,7 @@ const (
 type prop struct {
 	scope scope
 	name  string // as written
-	pos   int
+	key   string // the name passed to Message: lower case for sys, as written for user
 }
 
 func (n *prop) prec() int { return precPrimary }
@@ -321,4 +321,66 @@ func (n *call) format(b *strings.Builder) {
 		a.format(b)
 	}
 	b.WriteByte(')')
+}
+
+// walk calls f for n and every node below it, parents first, operands
+// left to right.
+func walk(n node, f func(node)) {
+	if n == nil {
+		return
+	}
+	f(n)
+	switch n := n.(type) {
+	case *unary:
+		walk(n.x, f)
+	case *arith:
+		walk(n.l, f)
+		walk(n.r, f)
+	case *compare:
+		walk(n.l, f)
+		walk(n.r, f)
+	case *logical:
+		walk(n.l, f)
+		walk(n.r, f)
+	case *not:
+		walk(n.x, f)
+	case *in:
+		walk(n.x, f)
+		for _, e := range n.list {
+			walk(e, f)
+		}
+	case *like:
+		walk(n.x, f)
+		walk(n.pattern, f)
+		if n.escape != nil {
+			walk(n.escape, f)
+		}
+	case *isNull:
+		walk(n.x, f)
+	case *exists:
+		walk(n.p, f)
+	case *call:
+		for _, a := range n.args {
+			walk(a, f)
+		}
+	}
+}
+
+// sysNames collects the keys of the system properties named in nodes, once
+// each, in order of first appearance.
+type sysNames struct {
+	seen  map[string]bool
+	names []string
+}
+
+func (s *sysNames) add(n node) {
+	p, ok := n.(*prop)
+	if !ok || p.scope != scopeSys || s.seen[p.key] {
+		return
+	}
+	if s.seen == nil {
+		s.seen = map[string]bool{}
+	}
+	s.seen[p.key] = true
+	s.names = append(s.names, p.key)
 }

@@ -29,15 +29,25 @@
 // OR and NOT use SQL's three-valued tables, and [Filter.Match] reports
 // UNKNOWN as no match. Numbers of different kinds compare and compute as
 // C# does: an integer with a double becomes a double, two integers stay an
-// integer (wrapping on overflow; dividing by zero is an error).
+// integer (wrapping on overflow, as unchecked C# does; dividing by zero,
+// or math.MinInt64 by -1, is an error).
+//
+// Property names are case-insensitive, as documented: system property names
+// reach [Message.System] in lower case, and user property names are passed
+// as written for the [Message] to match without regard to case. Errors are
+// [*SyntaxError] (with a 1-based character position) from parsing and
+// [*EvalError] from evaluation; a filter that fails to evaluate should be
+// taken as not matching.
 //
 // Where the documentation is silent, the choices are:
 //
 //   - A string never equals or compares with a number or a boolean; such a
-//     comparison, like any other operator applied to types C# would not
-//     bind, is an [*EvalError] rather than FALSE (Service Bus raises a
-//     filter exception). Strings and booleans take only = and <> (C#
-//     defines no ordering on them); datetimes take all six comparisons.
+//     comparison, like any other operator applied to types that C# would
+//     not bind, is an [*EvalError] rather than FALSE. Either way the message
+//     does not match, which is what users of Service Bus report
+//     (https://github.com/MicrosoftDocs/azure-docs/issues/56144). Strings
+//     and booleans take only = and <> (C# defines no ordering on them);
+//     datetimes take all six comparisons.
 //   - String comparison and LIKE are ordinal and case-sensitive.
 //   - In LIKE only % and _ are wildcards ([ ] are literal); the escape
 //     character makes the next character literal and may not end the

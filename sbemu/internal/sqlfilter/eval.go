@@ -16,21 +16,17 @@ func evalErr(format string, args ...any) error {
 
 func (n *literal) eval(Message) (value, error) { return n.v, nil }
 
+// eval reads the property. A system property the message does not have
+// is an error; a user property it does not have is unknown (NULL).
 func (n *prop) eval(m Message) (value, error) {
-	return lookup(m, n.scope, n.name)
-}
-
-// lookup reads a property. A system property the message does not have is
-// an error; a user property it does not have is unknown (NULL).
-func lookup(m Message, sc scope, name string) (value, error) {
-	if sc == scopeSys {
-		v, ok := m.System(strings.ToLower(name))
+	if n.scope == scopeSys {
+		v, ok := m.System(n.key)
 		if !ok {
-			return null, evalErr("sys.%s is not a system property", name)
+			return null, evalErr("sys.%s is not a system property", n.name)
 		}
 		return fromGo(v), nil
 	}
-	v, ok := m.User(name)
+	v, ok := m.User(n.key)
 	if !ok {
 		return null, nil
 	}
@@ -395,7 +391,7 @@ func (n *exists) eval(m Message) (value, error) {
 		}
 		return boolValue(v.k != kNull), nil
 	}
-	_, ok := m.User(n.p.name)
+	_, ok := m.User(n.p.key)
 	return boolValue(ok), nil
 }
 
@@ -416,7 +412,7 @@ func (n *call) eval(m Message) (value, error) {
 	} else if len(name) > 5 && foldEq(name[:5], "user.") {
 		name = name[5:]
 	}
-	return lookup(m, sc, name)
+	return newProp(sc, name).eval(m)
 }
 
 // newID returns a random (version 4) UUID in its usual text form.

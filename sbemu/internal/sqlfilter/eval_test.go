@@ -378,3 +378,15 @@ func TestConcurrentMatch(t *testing.T) {
 		require.True(t, <-done)
 	}
 }
+
+func BenchmarkMatch(b *testing.B) {
+	f, err := ParseFilter("sys.Label LIKE '%bus%' AND color IN ('blue', 'red') AND quantity * 2 > 15 AND NOT EXISTS(missing)")
+	require.NoError(b, err)
+	m := sample()
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, err := f.Match(m); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}

@@ -280,3 +280,18 @@ func TestParseActionErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSystemProperties(t *testing.T) {
+	t.Parallel()
+	f, err := ParseFilter("sys.Label LIKE '%a%' AND (sys.TO IN (sys.ReplyTo, 'x') OR EXISTS(sys.label)) AND -sys.Size + 1 > 2 AND user.To = 1 AND p('sys.MessageId') = 1")
+	require.NoError(t, err)
+	require.Equal(t, []string{"label", "to", "replyto", "size"}, f.SystemProperties())
+
+	f, err = ParseFilter("color = 'red'")
+	require.NoError(t, err)
+	require.Empty(t, f.SystemProperties())
+
+	a, err := ParseAction("SET sys.Label = sys.To + sys.ContentType; REMOVE sys.ReplyTo; SET x = sys.label")
+	require.NoError(t, err)
+	require.Equal(t, []string{"label", "to", "contenttype", "replyto"}, a.SystemProperties())
+}

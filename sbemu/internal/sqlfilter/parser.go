@@ -536,9 +536,18 @@ func (p *parser) property() (*prop, *SyntaxError) {
 		if nt.kind != tWord && nt.kind != tQuoted || nt.kind == tWord && isKeyword(nt.text) {
 			return nil, errorAt(nt, "expected a property name after "+strconv.Quote(t.text+".")+", found "+describe(nt))
 		}
-		return &prop{scope: sc, name: nt.text, pos: nt.pos}, nil
+		return newProp(sc, nt.text), nil
 	}
-	return &prop{scope: scopeUser, name: t.text, pos: t.pos}, nil
+	return newProp(scopeUser, t.text), nil
+}
+
+// newProp returns a property reference.
+func newProp(sc scope, name string) *prop {
+	key := name
+	if sc == scopeSys {
+		key = strings.ToLower(name)
+	}
+	return &prop{scope: sc, name: name, key: key}
 }
 
 // end checks that the whole input was consumed.

@@ -144,6 +144,17 @@ func (f *Filter) Match(m Message) (bool, error) {
 	return false, evalErr("filter evaluates to %s, not a boolean", v.typeName())
 }
 
+// SystemProperties returns the system properties the filter names, in
+// lower case as Message.System receives them, each once, in order of first
+// appearance. A caller can check them against the properties it knows when
+// a rule is created; names computed at run time with property() are not
+// included.
+func (f *Filter) SystemProperties() []string {
+	var s sysNames
+	walk(f.root, s.add)
+	return s.names
+}
+
 // String returns the filter in canonical form: keywords in upper case,
 // every property with its scope, parentheses only where needed. Parsing
 // it gives an equivalent filter.
@@ -232,15 +243,15 @@ func parseAction(expr string, limit int) (*Action, *SyntaxError) {
 // the action to a copy of the message.
 func (a *Action) Apply(m Message) error {
 	for _, st := range a.stmts {
-		name := st.target.name
+		name, key := st.target.name, st.target.key
 		if st.expr == nil {
 			if st.target.scope == scopeSys {
-				if err := m.SetSystem(strings.ToLower(name), nil); err != nil {
+				if err := m.SetSystem(key, nil); err != nil {
 					return fmt.Errorf("sql action: REMOVE sys.%s: %w", name, err)
 				}
 				continue
 			}
-			m.RemoveUser(name)
+			m.RemoveUser(key)
 			continue
 		}
 		v, err := st.expr.eval(m)
@@ -248,19 +259,30 @@ func (a *Action) Apply(m Message) error {
 			return markAction(err)
 		}
 		if st.target.scope == scopeSys {
-			if err := m.SetSystem(strings.ToLower(name), v.toGo()); err != nil {
+			if err := m.SetSystem(key, v.toGo()); err != nil {
 				return fmt.Errorf("sql action: SET sys.%s: %w", name, err)
 			}
 			continue
 		}
 		if v.k == kInt {
-			if old, ok := m.User(name); ok && fromGo(old).k == kFloat {
+			if old, ok := m.User(key); ok && fromGo(old).k == kFloat {
 				v = floatValue(float64(v.i))
 			}
 		}
-		m.SetUser(name, v.toGo())
+		m.SetUser(key, v.toGo())
 	}
 	return nil
+}
+
+// SystemProperties returns the system properties the action reads or
+// changes, as [Filter.SystemProperties] does.
+func (a *Action) SystemProperties() []string {
+	var s sysNames
+	for _, st := range a.stmts {
+		s.add(st.target)
+		walk(st.expr, s.add)
+	}
+	return s.names
 }
 
 // String returns the action in canonical form, statements separated by
