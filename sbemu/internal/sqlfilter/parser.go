@@ -27,11 +27,11 @@ const (
 type parser struct {
 	toks  []token
 	i     int
-	depth int
-	limit int // maximum length in characters; 0 means none
+	depth int // current nesting, bounded by MaxDepth
 }
 
-// newParser lexes src and checks its length.
+// newParser checks that src is UTF-8 of at most limit characters (0: any)
+// and lexes it.
 func newParser(src string, limit int) (*parser, *SyntaxError) {
 	if !utf8.ValidString(src) {
 		return nil, &SyntaxError{Pos: 1, Msg: "expression is not valid UTF-8"}
