@@ -30,6 +30,7 @@ func linkLossRows() []confRow {
 		{name: "receiver_close_redelivers_after_lock_expiry", needs: needsQueueConfig,
 			props: QueueProperties{LockDuration: Duration(time.Second)}, run: rowReceiverCloseRedelivers},
 		{name: "connection_close_keeps_lock", run: rowConnectionCloseKeepsLock},
+		{name: "deferred_lock_survives_receiver_close", run: rowDeferredLockSurvivesClose},
 		{name: "connection_drop_keeps_lock_until_expiry", needs: needsServer | needsQueueConfig,
 			props: QueueProperties{LockDuration: Duration(2 * time.Second)}, run: rowConnectionDropKeepsLock},
 	}
@@ -135,4 +136,23 @@ func rowConnectionDropKeepsLock(t *testing.T, e *confEnv) {
 	require.NoError(t, other.CompleteMessage(testCtx(t, 10*time.Second), m2, nil))
 	e.requireEmpty(t, other)
 	_ = r.Close(context.Background())
+}
+
+// A deferred message received by sequence number is locked through
+// $management and tied to no receive link: closing the receiver that fetched
+// it changes nothing, and another receiver renews and completes it.
+func rowDeferredLockSurvivesClose(t *testing.T, e *confEnv) {
+	e.send(t, body("deferred"))
+	first := e.receiver(t, nil)
+	m := receiveOne(t, first)
+	require.NoError(t, first.DeferMessage(testCtx(t, 10*time.Second), m, nil))
+	got, err := first.ReceiveDeferredMessages(testCtx(t, 10*time.Second), []int64{*m.SequenceNumber}, nil)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	closeReceiver(t, first)
+	e.requireStillLocked(t)
+	other := e.receiver(t, nil)
+	require.NoError(t, other.RenewMessageLock(testCtx(t, 10*time.Second), got[0], nil))
+	require.NoError(t, other.CompleteMessage(testCtx(t, 10*time.Second), got[0], nil))
+	e.requireEmpty(t, other)
 }
