@@ -1,7 +1,6 @@
 package sbemu
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -135,7 +134,6 @@ func rowConnectionDropKeepsLock(t *testing.T, e *confEnv) {
 	assert.Equal(t, uint32(2), m2.DeliveryCount)
 	require.NoError(t, other.CompleteMessage(testCtx(t, 10*time.Second), m2, nil))
 	e.requireEmpty(t, other)
-	_ = r.Close(context.Background())
 }
 
 // A deferred message received by sequence number is locked through
