@@ -35,6 +35,8 @@ var nodeChecks = []string{
 	"schedule-cancel",
 	"renew-lock",
 	"lock-expiry",
+	"receiver-close-keeps-lock",
+	"receiver-close-redelivers-after-expiry",
 	"receive-and-delete",
 	"subscribe-close",
 	"large-message",
@@ -49,6 +51,7 @@ var nodeChecks = []string{
 	"reconnect-after-drop",
 	"relink-after-detach-forced",
 	"management-server-busy-retried",
+	"connection-drop-keeps-lock",
 }
 
 const (
@@ -97,7 +100,7 @@ func nodeConfig(t *testing.T) *sbemu.Config {
 	for _, name := range nodeChecks {
 		p := props
 		switch name {
-		case "lock-expiry":
+		case "lock-expiry", "receiver-close-redelivers-after-expiry":
 			p.LockDuration = sbemu.Duration(2 * time.Second)
 		case "max-delivery-dead-letter":
 			p.MaxDeliveryCount = nodeMaxDeliveryCount
