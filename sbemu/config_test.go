@@ -147,6 +147,8 @@ func TestParseConfigTopicErrorsNameTheField(t *testing.T) {
 		{"sql with correlation filter", topicJSON("", "", ruleJSON(`"FilterType":"Sql","SqlFilter":{"SqlExpression":"1=1"},"CorrelationFilter":{"To":"x"}`)), rp + "CorrelationFilter", "not allowed"},
 		{"sql without expression", topicJSON("", "", ruleJSON(`"FilterType":"Sql","SqlFilter":{"SqlExpression":" "}`)), rp + "SqlFilter.SqlExpression", "missing"},
 		{"sql that does not parse", topicJSON("", "", ruleJSON(`"FilterType":"Sql","SqlFilter":{"SqlExpression":"color = = 'red'"}`)), rp + "SqlFilter.SqlExpression", `topic "t", subscription "s", rule "r"`},
+		{"sql naming no system property", topicJSON("", "", ruleJSON(`"FilterType":"Sql","SqlFilter":{"SqlExpression":"sys.Colour = 'red'"}`)), rp + "SqlFilter.SqlExpression", "sys.colour is not a system property"},
+		{"action setting a read-only property", topicJSON("", "", ruleJSON(corr+`,"Action":{"SqlExpression":"SET sys.Nope = 1"}`)), rp + "Action.SqlExpression", "sys.nope is not a system property"},
 		{"action that does not parse", topicJSON("", "", ruleJSON(corr+`,"Action":{"SqlExpression":"SET"}`)), rp + "Action.SqlExpression", `topic "t", subscription "s", rule "r"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,7 +173,7 @@ func TestLoadConfigTopics(t *testing.T) {
 	assert.Equal(t, "conftopic", tp.Name)
 	assert.True(t, tp.Properties.RequiresDuplicateDetection)
 	assert.Equal(t, Duration(time.Minute), tp.Properties.DuplicateDetectionHistoryTimeWindow)
-	require.Len(t, tp.Subscriptions, 3)
+	require.Len(t, tp.Subscriptions, 5)
 	assert.Equal(t, 3, tp.Subscriptions[0].Properties.MaxDeliveryCount)
 	assert.Empty(t, tp.Subscriptions[0].Rules)
 	r := tp.Subscriptions[1].Rules[0]
@@ -185,11 +187,13 @@ func TestLoadConfigTopics(t *testing.T) {
 	require.Len(t, bt, 1)
 	assert.Equal(t, time.Hour, bt[0].DefaultMessageTimeToLive)
 	assert.Equal(t, time.Minute, bt[0].DuplicateDetectionWindow)
-	require.Len(t, bt[0].Subscriptions, 3)
+	require.Len(t, bt[0].Subscriptions, 5)
 	assert.Nil(t, bt[0].Subscriptions[0].Router, "no rules: the $Default rule takes everything")
 	assert.NotNil(t, bt[0].Subscriptions[1].Router)
 	assert.Equal(t, 10, bt[0].Subscriptions[1].MaxDeliveryCount)
-	assert.Equal(t, time.Minute, bt[0].Subscriptions[2].LockDuration)
+	assert.Equal(t, "sys.Label = 'orders' AND user.qty > 10", tp.Subscriptions[2].Rules[0].Properties.SQLFilter.Expression)
+	assert.Equal(t, "SET sys.To = 'eu-desk'; SET stage = 'routed'; REMOVE region", tp.Subscriptions[3].Rules[0].Properties.Action.Expression)
+	assert.Equal(t, time.Minute, bt[0].Subscriptions[4].LockDuration)
 
 	b, err := json.Marshal(c)
 	require.NoError(t, err)
@@ -296,7 +300,8 @@ func TestValidateConfigBuiltInCode(t *testing.T) {
 func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{queueJSON(`"LockDuration":"PT1M"`), `{"UserConfig":{"Namespaces":[{"Name":"a"}]}}`, `[]`, `null`,
 		topicJSON(`"RequiresDuplicateDetection":true`, `"MaxDeliveryCount":3`, ruleJSON(`"FilterType":"Correlation","CorrelationFilter":{"Properties":{"n":1.5}}`)),
-		"{// c\n\"UserConfig\":{}}"} {
+		"{// c\n\"UserConfig\":{}}",
+		topicJSON("", "", ruleJSON(`"FilterType":"Sql","SqlFilter":{"SqlExpression":"a LIKE 'x%' OR sys.To IN ('a','b')"},"Action":{"SqlExpression":"SET b = a + 1; REMOVE c"}`))} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -16,7 +16,9 @@ import (
 // SDK. They use the topic layout of testdata/topics.json (the Node and
 // Python suites load the same file): topic "conftopic" with duplicate
 // detection, subscriptions "all" (no rule, MaxDeliveryCount 3), "corr" (a
-// correlation rule: Label "orders" and region "eu") and "none" (a
+// correlation rule: Label "orders" and region "eu"), "sql" (a SQL rule:
+// Label "orders" and qty above 10), "action" (a SQL rule on region "eu" whose
+// action sets sys.To and stage and removes region) and "none" (a
 // correlation rule that nothing sent here matches). They run against the
 // emulator only, a fresh server per row.
 
@@ -24,6 +26,8 @@ const (
 	confTopic = "conftopic"
 	subAll    = "all"
 	subCorr   = "corr"
+	subSQL    = "sql"
+	subAction = "action"
 	subNone   = "none"
 )
 
@@ -42,6 +46,8 @@ func TestConformanceEmulatorTopics(t *testing.T) {
 		run  func(t *testing.T, e *topicEnv)
 	}{
 		{"topic_send_reaches_matching_subscriptions", rowTopicFanOut},
+		{"topic_sql_filter_and_evaluation_error", rowTopicSQLFilter},
+		{"topic_sql_action_changes_the_copy", rowTopicSQLAction},
 		{"topic_subscriptions_settle_independently", rowTopicIndependentSettlement},
 		{"topic_subscription_dead_letter_queue", rowTopicDeadLetter},
 		{"topic_subscription_management_peek_renew_defer", rowTopicManagement},
@@ -120,6 +126,49 @@ func rowTopicFanOut(t *testing.T, e *topicEnv) {
 	expectNone(t, corr, 300*time.Millisecond)
 	assert.Equal(t, Stats{}, e.stats(t, subNone), "a subscription whose rule matches nothing gets nothing")
 	assert.Equal(t, Stats{}, e.stats(t, subCorr))
+}
+
+// order is a message with Label label and application property qty.
+func order(id, label string, qty any) *azservicebus.Message {
+	return &azservicebus.Message{Body: []byte(id), MessageID: to.Ptr(id), Subject: to.Ptr(label),
+		ApplicationProperties: map[string]any{"qty": qty}}
+}
+
+func rowTopicSQLFilter(t *testing.T, e *topicEnv) {
+	e.send(t, order("big", "orders", int64(12)), order("small", "orders", int64(3)),
+		order("misc", "other", int64(50)), order("bad", "orders", "many"))
+	r := e.receiver(t, subSQL, nil)
+	m := receiveOne(t, r)
+	assert.Equal(t, "big", m.MessageID, "only the message the SQL filter is true for")
+	require.NoError(t, r.CompleteMessage(testCtx(t, 10*time.Second), m, nil))
+	expectNone(t, r, 300*time.Millisecond)
+	// 'many' > 10 cannot be evaluated: dead-lettered in this subscription only.
+	d := receiveOne(t, e.receiver(t, subSQL, &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter}))
+	assert.Equal(t, "bad", d.MessageID)
+	require.NotNil(t, d.DeadLetterReason)
+	assert.Equal(t, "FilterEvaluationException", *d.DeadLetterReason)
+	require.NotNil(t, d.DeadLetterErrorDescription)
+	assert.Contains(t, *d.DeadLetterErrorDescription, `rule "big-orders"`)
+	assert.Equal(t, Stats{Active: 4}, e.stats(t, subAll), "every message still reaches the subscription without rules")
+}
+
+func rowTopicSQLAction(t *testing.T, e *topicEnv) {
+	e.send(t, euOrder("eu-1"), usOrder("us-1"))
+	r := e.receiver(t, subAction, nil)
+	m := receiveOne(t, r)
+	assert.Equal(t, "eu-1", m.MessageID)
+	require.NotNil(t, m.To)
+	assert.Equal(t, "eu-desk", *m.To, "SET sys.To")
+	assert.Equal(t, "routed", m.ApplicationProperties["stage"], "SET stage")
+	assert.NotContains(t, m.ApplicationProperties, "region", "REMOVE region")
+	assert.Equal(t, "stamp", m.ApplicationProperties["RuleName"], "a rule with an action names itself on its copy")
+	require.NoError(t, r.CompleteMessage(testCtx(t, 10*time.Second), m, nil))
+	expectNone(t, r, 300*time.Millisecond)
+	a := receiveOne(t, e.receiver(t, subAll, nil))
+	assert.Equal(t, "eu-1", a.MessageID)
+	assert.Nil(t, a.To, "the action changed only its own copy")
+	assert.Equal(t, "eu", a.ApplicationProperties["region"])
+	assert.NotContains(t, a.ApplicationProperties, "stage")
 }
 
 func rowTopicIndependentSettlement(t *testing.T, e *topicEnv) {

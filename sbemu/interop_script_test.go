@@ -282,6 +282,8 @@ func receiveScriptToGo(ctx context.Context, t *testing.T, client *azservicebus.C
 // topic "<base>-NAME", laid out as testdata/topics.json.
 var interopTopicChecks = []string{
 	"topic-send-reaches-matching-subscriptions",
+	"topic-sql-filter-and-evaluation-error",
+	"topic-sql-action-changes-the-copy",
 	"topic-subscriptions-settle-independently",
 	"topic-subscription-dead-letter-queue",
 	"topic-subscription-management-peek-renew-defer",

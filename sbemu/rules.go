@@ -10,6 +10,7 @@ import (
 
 	"github.com/licensefix/licensefix/sbemu/internal/amqp"
 	"github.com/licensefix/licensefix/sbemu/internal/broker"
+	"github.com/licensefix/licensefix/sbemu/internal/sqlfilter"
 )
 
 // Subscription rules (Service Bus "Topic filters and actions"): each rule
@@ -233,30 +234,52 @@ func asFloat(v any) (float64, bool) {
 	return 0, false
 }
 
-// constFilter is a filter with a fixed answer (SQL "1=1" or "1=0").
-type constFilter bool
+// sqlRuleFilter is a SQL filter as a ruleFilter.
+type sqlRuleFilter struct{ f *sqlfilter.Filter }
 
 // Match implements ruleFilter.
-func (c constFilter) Match(ruleMessage) (bool, error) { return bool(c), nil }
+func (r sqlRuleFilter) Match(m ruleMessage) (bool, error) { return r.f.Match(m) }
 
-// errSQLUnsupported: SQL filters other than the constant ones, and SQL
-// actions, need the SQL evaluator.
-var errSQLUnsupported = errors.New("SQL filters not supported yet (only 1=1 and 1=0)")
+// sqlRuleAction is a SQL action as a ruleAction.
+type sqlRuleAction struct{ a *sqlfilter.Action }
 
-// parseSQLFilter compiles a SqlFilter expression.
-var parseSQLFilter = func(expr string) (ruleFilter, error) {
-	switch strings.Join(strings.Fields(expr), "") {
-	case "1=1":
-		return constFilter(true), nil
-	case "1=0":
-		return constFilter(false), nil
+// Apply implements ruleAction.
+func (r sqlRuleAction) Apply(m ruleMessage) error { return r.a.Apply(m) }
+
+// parseSQLFilter compiles a SqlFilter expression. A sys. name that is no
+// system property fails here, at start-up, rather than on every message.
+func parseSQLFilter(expr string) (ruleFilter, error) {
+	f, err := sqlfilter.ParseFilter(expr)
+	if err != nil {
+		return nil, err
 	}
-	return nil, errSQLUnsupported
+	if err := checkSystemNames(f.SystemProperties()); err != nil {
+		return nil, err
+	}
+	return sqlRuleFilter{f: f}, nil
 }
 
-// parseSQLAction compiles an Action expression.
-var parseSQLAction = func(string) (ruleAction, error) {
-	return nil, errors.New("SQL rule actions not supported yet")
+// parseSQLAction compiles an Action expression (SET and REMOVE statements).
+func parseSQLAction(expr string) (ruleAction, error) {
+	a, err := sqlfilter.ParseAction(expr)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSystemNames(a.SystemProperties()); err != nil {
+		return nil, err
+	}
+	return sqlRuleAction{a: a}, nil
+}
+
+// checkSystemNames refuses sys. names the message view does not know.
+func checkSystemNames(names []string) error {
+	empty := &messageView{m: &amqp.Message{}}
+	for _, n := range names {
+		if _, ok := empty.System(n); !ok {
+			return fmt.Errorf("sys.%s is not a system property", n)
+		}
+	}
+	return nil
 }
 
 // messageView is a ruleMessage over an AMQP message and the broker's view

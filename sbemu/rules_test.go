@@ -34,6 +34,11 @@ func (a setAction) Apply(m ruleMessage) error {
 	return m.SetSystem("To", "routed")
 }
 
+// constFilter is a filter with a fixed answer.
+type constFilter bool
+
+func (c constFilter) Match(ruleMessage) (bool, error) { return bool(c), nil }
+
 // failFilter fails to evaluate.
 type failFilter struct{}
 
@@ -153,4 +158,29 @@ func TestManagementRefusesSchedulingOnASubscription(t *testing.T) {
 	resp := errorResponse(err)
 	assert.Equal(t, int32(statusBadRequest), resp.status)
 	assert.Equal(t, condNotAllowed, resp.condition)
+}
+
+func TestSQLRulesThroughRouter(t *testing.T) {
+	t.Parallel()
+	router, err := compileRules("S", "t", &Subscription{Name: "s", Rules: []Rule{{
+		Name: "big", Properties: RuleProperties{FilterType: FilterTypeSQL,
+			SQLFilter: &SQLExpression{Expression: "sys.Label = 'orders' AND qty > 10"},
+			Action:    &SQLExpression{Expression: "SET sys.To = 'desk'; SET Qty = qty * 2; REMOVE secret"}},
+	}}})
+	require.NoError(t, err)
+	out, err := router.Route(testMessage(&amqp.Properties{Subject: "orders"}, amqp.Map{{Key: "qty", Value: int32(12)}, {Key: "secret", Value: "x"}}))
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	c := out[0].Payload.(*storedMessage).msg
+	assert.Equal(t, "desk", c.Properties.To)
+	assert.Equal(t, amqp.Map{{Key: "Qty", Value: int64(24)}, {Key: propRuleName, Value: "big"}}, c.ApplicationProperties)
+
+	out, err = router.Route(testMessage(&amqp.Properties{Subject: "orders"}, amqp.Map{{Key: "qty", Value: int32(3)}}))
+	require.NoError(t, err)
+	assert.Empty(t, out)
+	out, err = router.Route(testMessage(&amqp.Properties{Subject: "orders"}, nil))
+	require.NoError(t, err)
+	assert.Empty(t, out, "a missing property is unknown: no match")
+	_, err = router.Route(testMessage(&amqp.Properties{Subject: "orders"}, amqp.Map{{Key: "qty", Value: "many"}}))
+	require.ErrorContains(t, err, `rule "big": filter: sql filter`)
 }

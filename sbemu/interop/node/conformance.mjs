@@ -16,7 +16,9 @@
 //                                 ("<SERVICEBUS_TOPIC>-NAME" with SERVICEBUS_QUEUE_PER_CHECK),
 //                                 laid out as sbemu/testdata/topics.json: subscriptions
 //                                 "all" (no rule, MaxDeliveryCount 3), "corr" (correlation
-//                                 rule: subject "orders", region "eu"), "none" (matches nothing)
+//                                 rule: subject "orders", region "eu"), "sql" (subject "orders"
+//                                 and qty > 10), "action" (region "eu"; sets to and stage,
+//                                 removes region), "none" (matches nothing)
 //   CHECKS                        optional comma-separated list of checks to run
 //
 // With one shared queue, start with it empty: checks that pass leave it empty,
@@ -744,6 +746,45 @@ if (baseTopic !== "") {
       await corr.completeMessage(m);
       await expectEmpty(corr, "corr after complete");
       assertEqual(await peekCount(open.receiver("none")), 0, "messages in subscription none (its rule matches nothing)");
+    }),
+  );
+
+  topicCheck("topic-sql-filter-and-evaluation-error", async (t) =>
+    withTopic(t, async (open) => {
+      const order = (id, subject, qty) => ({ body: id, messageId: id, subject, applicationProperties: { qty } });
+      const sender = open.sender();
+      for (const m of [order("big", "orders", 12), order("small", "orders", 3), order("misc", "other", 50), order("bad", "orders", "many")]) {
+        await sender.sendMessages(m);
+      }
+      const sql = open.receiver("sql");
+      const [m] = await receiveExactly(sql, 1);
+      assertEqual(m.messageId, "big", "message in subscription sql (the one its filter is true for)");
+      await sql.completeMessage(m);
+      await expectEmpty(sql, "sql after complete", 300);
+      const [d] = await receiveExactly(open.receiver("sql", { subQueueType: "deadLetter" }), 1);
+      assertEqual(d.messageId, "bad", "message dead-lettered in sql ('many' > 10 cannot be evaluated)");
+      assertEqual(d.deadLetterReason, "FilterEvaluationException", "deadLetterReason");
+      assert(/rule "big-orders"/.test(d.deadLetterErrorDescription ?? ""), `deadLetterErrorDescription ${d.deadLetterErrorDescription}`);
+      assertEqual(await peekCount(open.receiver("all")), 4, "messages in all (no rule)");
+    }),
+  );
+
+  topicCheck("topic-sql-action-changes-the-copy", async (t) =>
+    withTopic(t, async (open) => {
+      await open.sender().sendMessages([euOrder("eu-1"), usOrder("us-1")]);
+      const action = open.receiver("action");
+      const [m] = await receiveExactly(action, 1);
+      assertEqual(m.messageId, "eu-1", "message in subscription action");
+      assertEqual(m.to, "eu-desk", "to (SET sys.To)");
+      assertEqual(m.applicationProperties?.stage, "routed", "stage (SET stage)");
+      assert(!("region" in (m.applicationProperties ?? {})), "region still there after REMOVE region");
+      assertEqual(m.applicationProperties?.RuleName, "stamp", "RuleName on the copy of a rule with an action");
+      await action.completeMessage(m);
+      await expectEmpty(action, "action after complete", 300);
+      const [a] = await receiveExactly(open.receiver("all"), 1);
+      assertEqual(a.messageId, "eu-1", "first message in all");
+      assertEqual(a.to, undefined, "to of all's copy (the action changed only its own)");
+      assertEqual(a.applicationProperties?.region, "eu", "region of all's copy");
     }),
   );
 

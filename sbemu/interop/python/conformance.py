@@ -27,7 +27,9 @@ Environment:
                                 ("<SERVICEBUS_TOPIC>-NAME" with SERVICEBUS_QUEUE_PER_CHECK),
                                 laid out as sbemu/testdata/topics.json: subscriptions
                                 "all" (no rule, MaxDeliveryCount 3), "corr" (correlation
-                                rule: subject "orders", region "eu"), "none" (matches nothing)
+                                rule: subject "orders", region "eu"), "sql" (subject "orders"
+                                and qty > 10), "action" (region "eu"; sets to and stage,
+                                removes region), "none" (matches nothing)
   CHECKS                        optional comma-separated list of checks to run
   CHECK_TIMEOUT                 seconds one check may take (default 30); on
                                 timeout the stacks go to stderr and the script
@@ -783,6 +785,45 @@ if BASE_TOPIC:
             expect_empty(corr, "corr after complete")
             check_equal(len(h.receiver("none").peek_messages(max_message_count=10)), 0,
                         "messages in subscription none (its rule matches nothing)")
+
+    @check("topic-sql-filter-and-evaluation-error", topic=True)
+    def _(t):
+        def order(mid, subject, qty):
+            return ServiceBusMessage(mid, message_id=mid, subject=subject, application_properties={"qty": qty})
+        with TopicHandlers(t) as h:
+            sender = h.sender()
+            for m in (order("big", "orders", 12), order("small", "orders", 3), order("misc", "other", 50), order("bad", "orders", "many")):
+                sender.send_messages(m)
+            sql = h.receiver("sql")
+            [m] = receive_exactly(sql, 1)
+            check_equal(m.message_id, "big", "message in subscription sql (the one its filter is true for)")
+            sql.complete_message(m)
+            expect_empty(sql, "sql after complete", wait=0.3)
+            [d] = receive_exactly(h.receiver("sql", sub_queue=ServiceBusSubQueue.DEAD_LETTER), 1)
+            check_equal(d.message_id, "bad", "message dead-lettered in sql ('many' > 10 cannot be evaluated)")
+            check_equal(d.dead_letter_reason, "FilterEvaluationException", "dead_letter_reason")
+            check_true('rule "big-orders"' in (d.dead_letter_error_description or ""),
+                       "dead_letter_error_description {!r}".format(d.dead_letter_error_description))
+            check_equal(len(h.receiver("all").peek_messages(max_message_count=10)), 4, "messages in all (no rule)")
+
+    @check("topic-sql-action-changes-the-copy", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            h.sender().send_messages([eu_order("eu-1"), us_order("us-1")])
+            action = h.receiver("action")
+            [m] = receive_exactly(action, 1)
+            check_equal(m.message_id, "eu-1", "message in subscription action")
+            check_equal(text(m.to), "eu-desk", "to (SET sys.To)")
+            p = props(m)
+            check_equal(p.get("stage"), "routed", "stage (SET stage)")
+            check_true("region" not in p, "region still there after REMOVE region: {!r}".format(p))
+            check_equal(p.get("RuleName"), "stamp", "RuleName on the copy of a rule with an action")
+            action.complete_message(m)
+            expect_empty(action, "action after complete", wait=0.3)
+            [a] = receive_exactly(h.receiver("all"), 1)
+            check_equal(a.message_id, "eu-1", "first message in all")
+            check_equal(a.to, None, "to of all's copy (the action changed only its own)")
+            check_equal(props(a).get("region"), "eu", "region of all's copy")
 
     @check("topic-subscriptions-settle-independently", topic=True)
     def _(t):
