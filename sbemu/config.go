@@ -783,7 +783,7 @@ func validateTopic(tp, self string, t *Topic, seen map[string]string) error {
 	for j := range t.Subscriptions {
 		sub := &t.Subscriptions[j]
 		sp := fmt.Sprintf("%s.Subscriptions[%d]", tp, j)
-		if err := checkQueueName(sub.Name); err != nil {
+		if err := checkShortName(sub.Name); err != nil {
 			return configErr(sp+".Name", err.Error())
 		}
 		key := strings.ToLower(sub.Name)
@@ -833,6 +833,18 @@ func checkForwards(pp string, seen map[string]string, self, selfReason, forwardT
 		}
 	}
 	return nil
+}
+
+// maxShortName is the longest subscription or rule name Service Bus allows
+// (Azure naming rules for Microsoft.ServiceBus: 1 to 50 characters).
+const maxShortName = 50
+
+// checkShortName checks a subscription or rule name.
+func checkShortName(name string) error {
+	if len(name) > maxShortName {
+		return fmt.Errorf("longer than %d characters", maxShortName)
+	}
+	return checkQueueName(name)
 }
 
 func checkQueueName(name string) error {

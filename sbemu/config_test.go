@@ -130,6 +130,8 @@ func TestParseConfigTopicErrorsNameTheField(t *testing.T) {
 		{"topic dedup window zero", topicJSON(`"DuplicateDetectionHistoryTimeWindow":"PT0S"`, "", ""), tp + "Properties.DuplicateDetectionHistoryTimeWindow", "longer than zero"},
 		{"duplicate subscription", `{"UserConfig":{"Namespaces":[{"Name":"a","Topics":[{"Name":"t","Subscriptions":[{"Name":"s"},{"Name":"S"}]}]}]}}`, tp + "Subscriptions[1].Name", "already used"},
 		{"subscription name with slash", `{"UserConfig":{"Namespaces":[{"Name":"a","Topics":[{"Name":"t","Subscriptions":[{"Name":"s/x"}]}]}]}}`, tp + "Subscriptions[0].Name", "contains"},
+		{"subscription name too long", `{"UserConfig":{"Namespaces":[{"Name":"a","Topics":[{"Name":"t","Subscriptions":[{"Name":"` + strings.Repeat("s", 51) + `"}]}]}]}}`, tp + "Subscriptions[0].Name", "longer than 50"},
+		{"rule name too long", topicJSON("", "", `{"Name":"`+strings.Repeat("r", 51)+`","Properties":{`+corr+`}}`), sp + "Rules[0].Name", "longer than 50"},
 		{"subscription requires session", topicJSON("", `"RequiresSession":true`, ""), sp + "Properties.RequiresSession", "sessions are not supported"},
 		{"subscription dedup", topicJSON("", `"RequiresDuplicateDetection":true`, ""), sp + "Properties.RequiresDuplicateDetection", "unknown field"},
 		{"subscription max delivery zero", topicJSON("", `"MaxDeliveryCount":0`, ""), sp + "Properties.MaxDeliveryCount", "not positive"},

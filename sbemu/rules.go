@@ -131,7 +131,7 @@ func compileRules(path, topic string, sub *Subscription) (broker.Router, error) 
 		fail := func(where, reason string) error {
 			return configErr(rp+where, fmt.Sprintf("topic %q, subscription %q, rule %q: %s", topic, sub.Name, ru.Name, reason))
 		}
-		if err := checkQueueName(ru.Name); err != nil {
+		if err := checkShortName(ru.Name); err != nil {
 			return nil, fail(".Name", err.Error())
 		}
 		key := strings.ToLower(ru.Name)
