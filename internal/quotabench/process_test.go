@@ -156,7 +156,6 @@ func BenchmarkWorkerProcess(b *testing.B) {
 			"LICENSEFIX_LOG_FORMAT=json",
 			"LICENSEFIX_LOG_LEVEL=warn",
 			fmt.Sprintf("LICENSEFIX_CONCURRENCY=%d", concurrency),
-			"GOMAXPROCS="+os.Getenv("BENCH_WORKER_GOMAXPROCS"),
 		)
 		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 		require.NoError(b, cmd.Start())
