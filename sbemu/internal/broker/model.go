@@ -1,8 +1,7 @@
 package broker
 
-// This file is the broker's public contract, which the server in package
-// sbemu is written against. The broker helper implements it (replacing the
-// stubs in api_stubs.go) without changing these declarations except to add.
+// The broker's data model, which package sbemu is written against: its
+// clock, errors, entity configurations, messages and records.
 
 import (
 	"errors"
