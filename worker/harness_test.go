@@ -121,7 +121,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	require.NoError(t, err)
 	sdkReceiver, err := client.NewReceiverForQueue(queueName, nil)
 	require.NoError(t, err)
-	receiver := &recordingReceiver{Receiver: sdkReceiver, tokens: map[string][16]byte{}}
+	receiver := &recordingReceiver{Receiver: sdkReceiver, tokens: map[string][16]byte{}, until: map[string]time.Time{}}
 
 	gc, err := graph.New(graph.Config{RootURL: gs.URL, Auth: graph.AuthNone, Timeout: o.graphTimeout})
 	require.NoError(t, err)
@@ -265,7 +265,8 @@ func testClientOptions() *azservicebus.ClientOptions {
 type recordingReceiver struct {
 	*azservicebus.Receiver
 	mu     sync.Mutex
-	tokens map[string][16]byte // message id -> latest lock token
+	tokens map[string][16]byte  // message id -> latest lock token
+	until  map[string]time.Time // message id -> LockedUntil of the first delivery
 }
 
 func (r *recordingReceiver) ReceiveMessages(ctx context.Context, n int, o *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
@@ -273,9 +274,19 @@ func (r *recordingReceiver) ReceiveMessages(ctx context.Context, n int, o *azser
 	r.mu.Lock()
 	for _, m := range msgs {
 		r.tokens[m.MessageID] = m.LockToken
+		if _, seen := r.until[m.MessageID]; !seen && m.LockedUntil != nil {
+			r.until[m.MessageID] = *m.LockedUntil
+		}
 	}
 	r.mu.Unlock()
 	return msgs, err
+}
+
+// lockedUntil is when the first delivery of message id was locked until.
+func (r *recordingReceiver) lockedUntil(id string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.until[id]
 }
 
 func (r *recordingReceiver) token(id string) [16]byte {

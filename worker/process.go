@@ -201,8 +201,14 @@ func (w *Worker) settle(m *azservicebus.ReceivedMessage, epoch int64, r result, 
 	}
 	linkGone, err := w.settleWatched(ctx, epoch, op)
 	if err != nil {
-		switch cause := w.serviceBusFailed(opSettle, err); {
-		case linkGone || cause == CauseLockLost || (cause != CauseTimeout && isConnectionCause(cause)):
+		cause := classify(err)
+		if linkGone {
+			cause = CauseConnectionLost
+		}
+		switch w.serviceBusFailedWith(opSettle, cause, err); {
+		case linkGone || cause == CauseLockLost || (cause != CauseTimeout && isConnectionCause(cause)),
+			// Still unsettled when the lock ran out: it is lost.
+			m.LockedUntil != nil && errors.Is(err, context.DeadlineExceeded) && !w.clock.Now().Before(*m.LockedUntil):
 			outcome = outcomeLockLost
 		default:
 			outcome = outcomeSettleFailed
