@@ -226,9 +226,10 @@ var errLinkGone = errors.New("worker: the link the message arrived on is gone")
 // the link the message arrived on and, when that link's connection is gone
 // (an *amqp.ConnError, not the *amqp.LinkError after which it would use the
 // $management link), retries it seconds apart until ctx ends. So a call
-// still running after SettleStallTimeout is given up (linkGone true) as
-// soon as the worker knows a connection or link was lost since the message
-// was received (epoch moved); meanwhile the probe is asked to look now.
+// still running after SettleStallTimeout is given up (linkGone true) at
+// once if a connection or link was lost since the message was received
+// (the epoch moved), else when the quick probe it asks for has run (which
+// moves the epoch; see probeServiceBus).
 func (w *Worker) settleWatched(ctx context.Context, epoch int64, op func(context.Context) error) (linkGone bool, err error) {
 	defer w.live.settlingFrom(w.clock.Now())()
 	ctx, cancel := context.WithCancelCause(ctx)

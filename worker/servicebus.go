@@ -7,7 +7,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"strings"
@@ -155,11 +154,6 @@ const (
 	slowProbe = time.Second
 )
 
-// probeFrom is the sequence number the probe peeks from: beyond any
-// message, so the probe transfers none, and explicit, so the SDK receiver's
-// own peek cursor is left alone.
-const probeFrom = int64(math.MaxInt64)
-
 // sbHealth is what the worker knows of its Service Bus connection: whether
 // it is reachable (from the probe and the receive calls), why not, and an
 // epoch that moves whenever a connection or link was lost, so that a
@@ -257,30 +251,50 @@ func errorText(err error) string {
 
 // probeServiceBus checks Service Bus every ServiceBusProbeInterval (every
 // second while unreachable) with a peek of one message through the
-// receiver's $management link, each within ServiceBusProbeTimeout, so a
+// receiver's $management link (com.microsoft:peek-message), each within ServiceBusProbeTimeout, so a
 // connection that accepts bytes but never answers (a blackhole) is
 // detected as well as one refused. It runs until ctx ends.
 func (w *Worker) probeServiceBus(ctx context.Context) {
-	from := probeFrom
-	opts := &azservicebus.PeekMessagesOptions{FromSequenceNumber: &from}
+	quick := false // asked for by a stalled settlement
 	for {
-		w.live.expect(loopProbe, w.clock.Now(), w.cfg.ServiceBusProbeTimeout)
+		timeout := w.cfg.ServiceBusProbeTimeout
+		if quick {
+			timeout = min(timeout, w.cfg.SettleStallTimeout)
+		}
+		w.live.expect(loopProbe, w.clock.Now(), timeout)
 		start := w.clock.Now()
-		pctx, cancel := context.WithTimeout(ctx, w.cfg.ServiceBusProbeTimeout)
-		_, err := w.recv.PeekMessages(pctx, 1, opts)
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		// The receiver's own peek cursor (the SDK's default path; only this
+		// goroutine peeks): it walks the queue one message per probe and
+		// then answers "no messages" until more arrive.
+		_, err := w.recv.PeekMessages(pctx, 1, nil)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
 		now := w.clock.Now()
-		if err == nil {
+		if quick {
+			// A settlement has stalled past SettleStallTimeout. Whatever
+			// this peek on the same receiver says, the settlement's link is
+			// gone: the peek answered in time (the service is up and quick,
+			// so the settlement is stuck on a link from before a reconnect),
+			// failed (the connection is down) or got no answer either (the
+			// SDK sleeping between retries on a dead connection).
+			w.sb.lost()
+		}
+		switch {
+		case err == nil:
 			if now.Sub(start) > slowProbe {
 				// The SDK retried inside the call: it recovered a dead
 				// connection or link on the way.
 				w.sb.lost()
 			}
 			w.sb.up(now)
-		} else {
+		case quick && classify(err) == CauseTimeout:
+			// No answer within the stall bound is not yet unreachability
+			// for /readyz: the next regular probe decides.
+			w.metrics.sbErrors.WithLabelValues(opProbe, CauseTimeout).Inc()
+		default:
 			cause := classify(err)
 			if (cause == CauseTimeout || cause == CauseConnectionLost) && w.diagnose != nil {
 				// The SDK retries inside the call and hands back only our
@@ -298,14 +312,17 @@ func (w *Worker) probeServiceBus(ctx context.Context) {
 			w.serviceBusFailedWith(opProbe, cause, err)
 		}
 		wait := w.cfg.ServiceBusProbeInterval
-		if _, connected, _ := w.sb.state(); !connected {
+		if _, connected, _ := w.sb.state(); !connected || quick {
+			// Unreachable, or a quick probe just ran: look again soon.
 			wait = min(wait, disconnectedProbeInterval)
 		}
 		w.live.expect(loopProbe, now, wait)
+		quick = false
 		select {
 		case <-ctx.Done():
 			return
 		case <-w.probeNow:
+			quick = true
 		case <-w.clock.After(wait):
 		}
 	}

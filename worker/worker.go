@@ -20,8 +20,8 @@ type Receiver interface {
 	AbandonMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.AbandonMessageOptions) error
 	DeadLetterMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.DeadLetterOptions) error
 	RenewMessageLock(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.RenewMessageLockOptions) error
-	// PeekMessages is the connectivity probe (a peek beyond the last
-	// message, through the $management link).
+	// PeekMessages is the connectivity probe (a peek of one message through
+	// the $management link, with the receiver's own cursor).
 	PeekMessages(ctx context.Context, maxMessageCount int, options *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error)
 }
 
