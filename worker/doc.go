@@ -46,8 +46,10 @@
 // a failure is one of [Causes]. Liveness is a watchdog (liveness.go): each
 // step of intake and of the probe announces its bound, each settlement has
 // SettleTimeout, and /livez fails once one overruns by LivenessGrace. A
-// settlement whose connection or link was lost since the message arrived is
-// given up after SettleStallTimeout and counted as lock lost.
+// settlement still running after SettleStallTimeout is stuck on a dead link
+// (azservicebus retries it there): it is given up once a quick probe has
+// run, or at once when a lost connection was already seen, and counted as
+// lock lost; the success it recorded stays remembered.
 //
 // Metrics (private registry, Prometheus text format, with the Go runtime and
 // process collectors):

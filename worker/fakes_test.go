@@ -47,6 +47,9 @@ type fakeReceiver struct {
 	// settleBlock, when set, holds every settlement until it is closed,
 	// ignoring the context (a wedged SDK call).
 	settleBlock chan struct{}
+	// settleHang makes settlements wait for their context to end, as
+	// azservicebus does on a dead connection (it retries the dead link).
+	settleHang bool
 }
 
 // receives is the number of ReceiveMessages calls so far.
@@ -82,6 +85,22 @@ func (f *fakeReceiver) addTyped(id, body, ct string) {
 }
 
 func (f *fakeReceiver) addUser(id, user string) { f.add(id, fmt.Sprintf(`{"userId":%q}`, user)) }
+
+// redeliver queues m again, as Service Bus does after a lost lock: same
+// message, delivery count one higher.
+func (f *fakeReceiver) redeliver(m *azservicebus.ReceivedMessage) {
+	f.mu.Lock()
+	again := *m
+	again.DeliveryCount++
+	lu := time.Now().Add(f.lockDur)
+	again.LockedUntil = &lu
+	f.queue = append(f.queue, &again)
+	f.mu.Unlock()
+	select {
+	case f.arrived <- struct{}{}:
+	default:
+	}
+}
 
 // PeekMessages is the connectivity probe: it fails with peekErr while set.
 func (f *fakeReceiver) PeekMessages(context.Context, int, *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
@@ -167,7 +186,14 @@ func (f *fakeReceiver) record(s settlement) error {
 	return nil
 }
 
-func (f *fakeReceiver) CompleteMessage(_ context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.CompleteMessageOptions) error {
+func (f *fakeReceiver) CompleteMessage(ctx context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.CompleteMessageOptions) error {
+	f.mu.Lock()
+	hang := f.settleHang
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	return f.record(settlement{id: m.MessageID, kind: "complete"})
 }
 

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -218,4 +219,42 @@ func get(t *testing.T, w *Worker, path string) int {
 	t.Helper()
 	code, _ := getBody(t, w, path)
 	return code
+}
+
+func TestStalledSettlementIsLockLostAndTheRedeliveryCoalesced(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	r.settleHang = true
+	cfg := fastConfig()
+	cfg.SettleStallTimeout = 50 * time.Millisecond
+	cfg.ServiceBusProbeInterval = time.Hour // only the stalled settlement asks for a probe
+	w, _ := runFake(t, cfg, r, g)
+	require.Eventually(t, func() bool { ok, _ := w.Ready(); return ok }, waitFor, tick)
+	seq := int64(7)
+	lu := time.Now().Add(time.Minute)
+	enq := time.Now()
+	m := &azservicebus.ReceivedMessage{MessageID: "m1", Body: []byte(`{"userId":"a@contoso.com"}`), LockedUntil: &lu,
+		EnqueuedTime: &enq, SequenceNumber: &seq, DeliveryCount: 1}
+	r.redeliver(&azservicebus.ReceivedMessage{MessageID: m.MessageID, Body: m.Body, LockedUntil: m.LockedUntil,
+		EnqueuedTime: m.EnqueuedTime, SequenceNumber: m.SequenceNumber})
+
+	// The settlement hangs (a dead link): given up well before the minute
+	// of lock left, counted as lock lost, not as a settlement failure.
+	require.Eventually(t, func() bool {
+		return strings.Contains(scrape(t, w), `licensefix_messages_total{outcome="lock_lost",reason=""} 1`)
+	}, waitFor, tick)
+	text := scrape(t, w)
+	assert.Contains(t, text, `licensefix_servicebus_errors_total{cause="connection_lost",op="settle"} 1`)
+	assert.Contains(t, text, "licensefix_settle_errors_total 0")
+	assert.Equal(t, 1, g.count("a@contoso.com"))
+
+	// The redelivery is completed from the remembered success.
+	r.mu.Lock()
+	r.settleHang = false
+	r.mu.Unlock()
+	r.redeliver(m)
+	s := waitSettled(t, r, "m1")
+	assert.Equal(t, "complete", s.kind)
+	assert.Contains(t, scrape(t, w), `licensefix_messages_total{outcome="coalesced",reason=""} 1`)
+	assert.Equal(t, 1, g.count("a@contoso.com"), "no second Graph call")
 }
