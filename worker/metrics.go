@@ -103,6 +103,13 @@ func newMetrics(w *Worker) *metrics {
 			Help: "Seconds calls waited on the pacing limiter, a Retry-After or a pause before being sent (summed over calls).",
 		}),
 	}
+	// Every operation and cause is served from the start, at zero, so that
+	// rate() and alerts see the first failure.
+	for _, op := range []string{opProbe, opReceive, opSettle, opRenew} {
+		for _, cause := range Causes() {
+			m.sbErrors.WithLabelValues(op, cause)
+		}
+	}
 	now := w.clock.Now
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
