@@ -130,7 +130,12 @@ func TestLivezFailsWhenIntakeIsWedged(t *testing.T) {
 	cfg := fastConfig()
 	cfg.ReceiveWait = 50 * time.Millisecond
 	cfg.LivenessGrace = 200 * time.Millisecond
-	w, _ := runFake(t, cfg, r, newFakeGraph())
+	logs := &lineBuffer{}
+	w, err := New(cfg, Deps{Receiver: r, Graph: newFakeGraph(), Logger: logs.logger()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
 	live := func() int { return get(t, w, "/livez") }
 	// Idle: empty polls are progress.
 	require.Eventually(t, func() bool { return r.receives() >= 5 }, 5*time.Second, time.Millisecond)
@@ -142,8 +147,12 @@ func TestLivezFailsWhenIntakeIsWedged(t *testing.T) {
 	ok, what, _ := w.Live()
 	assert.False(t, ok)
 	assert.Equal(t, loopIntake, what)
+	live()
+	assert.Equal(t, 1, logs.count("worker wedged; /livez fails"), "one line per wedge")
 	release()
 	require.Eventually(t, func() bool { return live() == 200 }, 5*time.Second, 5*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
 }
 
 func TestLivezFailsWhenASettlementIsWedged(t *testing.T) {

@@ -98,6 +98,7 @@ type Worker struct {
 	live         *watchdog     // progress of intake, the probe and settlements
 	probeNow     chan struct{} // asks the probe loop to probe at once
 	diagnose     func(context.Context) error
+	wedgeLogged  atomic.Bool // the current wedge has been logged
 
 	// Set by Run before any message goroutine starts.
 	stopping       chan struct{}   // closed when shutdown begins
@@ -197,7 +198,14 @@ func (w *Worker) readiness() (ok bool, why, cause string) {
 // past its bound.
 func (w *Worker) Live() (bool, string, time.Duration) {
 	what, late := w.live.wedged(w.clock.Now())
-	return what == "", what, late
+	if what == "" {
+		w.wedgeLogged.Store(false)
+		return true, "", 0
+	}
+	if w.wedgeLogged.CompareAndSwap(false, true) {
+		w.log.Error("worker wedged; /livez fails", slog.String("wedged", what), slog.Duration("overdue", late))
+	}
+	return false, what, late
 }
 
 // errRunTwice is returned by a second call to Run.
