@@ -40,6 +40,7 @@ const (
 	DefaultReceiveWait          = 10 * time.Second
 	DefaultReceiveRetryInterval = time.Second
 	DefaultSettleTimeout        = 30 * time.Second
+	DefaultSettleStallTimeout   = 2 * time.Second
 	DefaultCoalesceSkew         = time.Second
 	DefaultPacingLogInterval    = 10 * time.Second
 	DefaultCoalesceMemory       = 50000
@@ -120,6 +121,32 @@ type Config struct {
 	ReceiveRetryInterval time.Duration
 	// SettleTimeout bounds one settlement call (default 30s).
 	SettleTimeout time.Duration
+	// SettleStallTimeout is how long a settlement may take before the worker
+	// decides that the link the message arrived on is gone (default 2s; a
+	// healthy settlement takes milliseconds, while azservicebus retries a
+	// settlement on a dead connection only after at least 3.2s). The
+	// settlement is then given up, counted as lock lost, as soon as the
+	// connection was seen lost since the message was received, or else once
+	// a peek on the same receiver (within the same bound) has shown the
+	// connection either dead or healthy: either way the stuck settlement's
+	// link is not the live one.
+	SettleStallTimeout time.Duration
+	// ServiceBusProbeInterval is how often a peek through the $management
+	// link checks that Service Bus answers (default 5s; every second while
+	// it does not).
+	ServiceBusProbeInterval time.Duration
+	// ServiceBusProbeTimeout bounds one probe (default 5s): a connection that
+	// accepts bytes but never answers is unreachable after it. /readyz turns
+	// 503 at most ServiceBusProbeInterval + ServiceBusProbeTimeout after
+	// Service Bus stops answering, and 200 within about
+	// ServiceBusProbeTimeout + 1s of its return.
+	ServiceBusProbeTimeout time.Duration
+	// LivenessGrace is how long past its own bound a step of the worker's
+	// loops may run before /livez fails (default 30s). The bound of a
+	// receive is ReceiveWait, of a probe ServiceBusProbeTimeout, of a
+	// settlement SettleTimeout, of a wait for room or a receive retry pause
+	// its length (at most 1s and 30s).
+	LivenessGrace time.Duration
 }
 
 // ConfigError is a Config that [New] rejects. Setting is the LICENSEFIX_*
@@ -161,6 +188,18 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.SettleTimeout == 0 {
 		c.SettleTimeout = DefaultSettleTimeout
+	}
+	if c.SettleStallTimeout == 0 {
+		c.SettleStallTimeout = DefaultSettleStallTimeout
+	}
+	if c.ServiceBusProbeInterval == 0 {
+		c.ServiceBusProbeInterval = DefaultServiceBusProbeInterval
+	}
+	if c.ServiceBusProbeTimeout == 0 {
+		c.ServiceBusProbeTimeout = DefaultServiceBusProbeTimeout
+	}
+	if c.LivenessGrace == 0 {
+		c.LivenessGrace = DefaultLivenessGrace
 	}
 	c.Pacing = c.Pacing.WithDefaults()
 	if c.PacingLogInterval == 0 {
@@ -212,6 +251,14 @@ func (c Config) Validate() error {
 		return bad("ReceiveRetryInterval", "must be > 0, got %s", c.ReceiveRetryInterval)
 	case c.SettleTimeout <= 0:
 		return bad("SettleTimeout", "must be > 0, got %s", c.SettleTimeout)
+	case c.SettleStallTimeout <= 0:
+		return bad("SettleStallTimeout", "must be > 0, got %s", c.SettleStallTimeout)
+	case c.ServiceBusProbeInterval <= 0:
+		return bad("ServiceBusProbeInterval", "must be > 0, got %s", c.ServiceBusProbeInterval)
+	case c.ServiceBusProbeTimeout <= 0:
+		return bad("ServiceBusProbeTimeout", "must be > 0, got %s", c.ServiceBusProbeTimeout)
+	case c.LivenessGrace <= 0:
+		return bad("LivenessGrace", "must be > 0, got %s", c.LivenessGrace)
 	}
 	switch {
 	case c.CoalesceSkew < 0:

@@ -40,6 +40,17 @@
 // abandoned so another replica can take it. [Worker.Handler] serves /livez,
 // /readyz and /metrics.
 //
+// Readiness comes from an active probe (servicebus.go): a peek of one
+// message through $management every ServiceBusProbeInterval, each within
+// ServiceBusProbeTimeout, plus the receive calls' own errors; the cause of
+// a failure is one of [Causes]. Liveness is a watchdog (liveness.go): each
+// step of intake and of the probe announces its bound, each settlement has
+// SettleTimeout, and /livez fails once one overruns by LivenessGrace. A
+// settlement still running after SettleStallTimeout is stuck on a dead link
+// (azservicebus retries it there): it is given up once a quick probe has
+// run, or at once when a lost connection was already seen, and counted as
+// lock lost; the success it recorded stays remembered.
+//
 // Metrics (private registry, Prometheus text format, with the Go runtime and
 // process collectors):
 //
@@ -57,9 +68,11 @@
 //	licensefix_lock_renewals_total                successful lock renewals
 //	licensefix_lock_losses_total                  messages whose lock was lost (never settled)
 //	licensefix_receive_errors_total               Service Bus receive errors
-//	licensefix_settle_errors_total                settlements that failed otherwise
+//	licensefix_servicebus_errors_total{op,cause}  failed Service Bus calls (probe, receive, settle, renew) by cause
+//	licensefix_settle_errors_total                settlements that failed otherwise than by a lost lock or link
 //	licensefix_breaker_open                       1 while the outage breaker is open
 //	licensefix_systemic_pause                     1 while paused for a systemic failure
 //	licensefix_paused_seconds_total               time spent paused
-//	licensefix_ready, licensefix_servicebus_connected  readiness and the last receive's health
+//	licensefix_ready, licensefix_live             /readyz and /livez answer 200
+//	licensefix_servicebus_connected               the last probe or receive reached Service Bus
 package worker

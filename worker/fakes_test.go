@@ -38,8 +38,25 @@ type fakeReceiver struct {
 	maxAsked []int
 	lockDur  time.Duration
 	lostLock map[string]bool
-	handed   int // messages handed out
-	most     int // most handed out and not settled at once
+	handed   int           // messages handed out
+	most     int           // most handed out and not settled at once
+	peekErr  error         // returned by PeekMessages while set
+	wedge    chan struct{} // while non-nil, ReceiveMessages blocks until it closes, ignoring ctx
+	peeks    int
+	receiveN int // ReceiveMessages calls so far
+	// settleBlock, when set, holds every settlement until it is closed,
+	// ignoring the context (a wedged SDK call).
+	settleBlock chan struct{}
+	// settleHang makes settlements wait for their context to end, as
+	// azservicebus does on a dead connection (it retries the dead link).
+	settleHang bool
+}
+
+// receives is the number of ReceiveMessages calls so far.
+func (f *fakeReceiver) receives() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.receiveN
 }
 
 // maxHeld is the most messages the worker held at once.
@@ -69,9 +86,65 @@ func (f *fakeReceiver) addTyped(id, body, ct string) {
 
 func (f *fakeReceiver) addUser(id, user string) { f.add(id, fmt.Sprintf(`{"userId":%q}`, user)) }
 
+// redeliver queues m again, as Service Bus does after a lost lock: same
+// message, delivery count one higher.
+func (f *fakeReceiver) redeliver(m *azservicebus.ReceivedMessage) {
+	f.mu.Lock()
+	again := *m
+	again.DeliveryCount++
+	lu := time.Now().Add(f.lockDur)
+	again.LockedUntil = &lu
+	f.queue = append(f.queue, &again)
+	f.mu.Unlock()
+	select {
+	case f.arrived <- struct{}{}:
+	default:
+	}
+}
+
+// PeekMessages is the connectivity probe: it fails with peekErr while set.
+func (f *fakeReceiver) PeekMessages(context.Context, int, *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.peeks++
+	return nil, f.peekErr
+}
+
+func (f *fakeReceiver) setPeekErr(err error) {
+	f.mu.Lock()
+	f.peekErr = err
+	f.mu.Unlock()
+}
+
+// wedgeReceives makes the next ReceiveMessages calls hang, ignoring their
+// context, until the returned func is called.
+func (f *fakeReceiver) wedgeReceives() (release func()) {
+	c := make(chan struct{})
+	f.mu.Lock()
+	f.wedge = c
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			f.wedge = nil
+			f.mu.Unlock()
+			close(c)
+		})
+	}
+}
+
 func (f *fakeReceiver) ReceiveMessages(ctx context.Context, n int, _ *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+	f.mu.Lock()
+	f.receiveN++
+	f.mu.Unlock()
 	for {
 		f.mu.Lock()
+		if wedge := f.wedge; wedge != nil {
+			f.mu.Unlock()
+			<-wedge
+			continue
+		}
 		f.maxAsked = append(f.maxAsked, n)
 		if len(f.recvErrs) > 0 {
 			err := f.recvErrs[0]
@@ -99,6 +172,11 @@ func (f *fakeReceiver) ReceiveMessages(ctx context.Context, n int, _ *azserviceb
 
 func (f *fakeReceiver) record(s settlement) error {
 	f.mu.Lock()
+	if block := f.settleBlock; block != nil {
+		f.mu.Unlock()
+		<-block
+		f.mu.Lock()
+	}
 	defer f.mu.Unlock()
 	if f.lostLock[s.id] {
 		return &azservicebus.Error{Code: azservicebus.CodeLockLost}
@@ -108,7 +186,14 @@ func (f *fakeReceiver) record(s settlement) error {
 	return nil
 }
 
-func (f *fakeReceiver) CompleteMessage(_ context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.CompleteMessageOptions) error {
+func (f *fakeReceiver) CompleteMessage(ctx context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.CompleteMessageOptions) error {
+	f.mu.Lock()
+	hang := f.settleHang
+	f.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return ctx.Err()
+	}
 	return f.record(settlement{id: m.MessageID, kind: "complete"})
 }
 

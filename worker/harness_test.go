@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/licensefix/licensefix/graph"
 	"github.com/licensefix/licensefix/graph/graphsim"
+	"github.com/licensefix/licensefix/internal/faultproxy"
 	"github.com/licensefix/licensefix/retry"
 	"github.com/licensefix/licensefix/sbemu"
 	"github.com/licensefix/licensefix/worker"
@@ -30,6 +32,7 @@ type harnessOptions struct {
 	lockDuration time.Duration        // emulator lock duration (default 2s)
 	config       func(*worker.Config) // adjusts the short-interval worker config
 	graphTimeout time.Duration        // per-attempt Graph timeout (default 5s)
+	viaProxy     bool                 // the client reaches the emulator through a faultproxy (h.proxy)
 }
 
 // harness is one emulator, one Graph simulator, the real SDK client and a
@@ -44,6 +47,7 @@ type harness struct {
 	logs   *syncBuffer
 	logger *slog.Logger
 	recv   *recordingReceiver
+	proxy  *faultproxy.Proxy // with viaProxy
 
 	cancel context.CancelFunc
 	done   chan error
@@ -98,7 +102,15 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gs.Close() })
 
-	client, err := azservicebus.NewClientFromConnectionString(sb.ConnectionString(), testClientOptions())
+	connStr := sb.ConnectionString()
+	var proxy *faultproxy.Proxy
+	if o.viaProxy {
+		proxy, err = faultproxy.New(sb.Addr())
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = proxy.Close() })
+		connStr = strings.Replace(connStr, sb.Addr(), proxy.Addr(), 1)
+	}
+	client, err := azservicebus.NewClientFromConnectionString(connStr, testClientOptions())
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -109,7 +121,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	require.NoError(t, err)
 	sdkReceiver, err := client.NewReceiverForQueue(queueName, nil)
 	require.NoError(t, err)
-	receiver := &recordingReceiver{Receiver: sdkReceiver, tokens: map[string][16]byte{}}
+	receiver := &recordingReceiver{Receiver: sdkReceiver, tokens: map[string][16]byte{}, until: map[string]time.Time{}}
 
 	gc, err := graph.New(graph.Config{RootURL: gs.URL, Auth: graph.AuthNone, Timeout: o.graphTimeout})
 	require.NoError(t, err)
@@ -131,7 +143,7 @@ func newHarness(t testing.TB, o harnessOptions) *harness {
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	w, err := worker.New(wcfg, worker.Deps{Receiver: receiver, Graph: gc, Logger: logger})
 	require.NoError(t, err)
-	h := &harness{t: t, sb: sb, gs: gs, client: client, sender: sender, w: w, logs: logs, logger: logger, recv: receiver}
+	h := &harness{t: t, sb: sb, gs: gs, client: client, sender: sender, w: w, logs: logs, logger: logger, recv: receiver, proxy: proxy}
 	t.Cleanup(func() {
 		_ = h.stop()
 		if t.Failed() {
@@ -253,7 +265,8 @@ func testClientOptions() *azservicebus.ClientOptions {
 type recordingReceiver struct {
 	*azservicebus.Receiver
 	mu     sync.Mutex
-	tokens map[string][16]byte // message id -> latest lock token
+	tokens map[string][16]byte  // message id -> latest lock token
+	until  map[string]time.Time // message id -> LockedUntil of the first delivery
 }
 
 func (r *recordingReceiver) ReceiveMessages(ctx context.Context, n int, o *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
@@ -261,9 +274,19 @@ func (r *recordingReceiver) ReceiveMessages(ctx context.Context, n int, o *azser
 	r.mu.Lock()
 	for _, m := range msgs {
 		r.tokens[m.MessageID] = m.LockToken
+		if _, seen := r.until[m.MessageID]; !seen && m.LockedUntil != nil {
+			r.until[m.MessageID] = *m.LockedUntil
+		}
 	}
 	r.mu.Unlock()
 	return msgs, err
+}
+
+// lockedUntil is when the first delivery of message id was locked until.
+func (r *recordingReceiver) lockedUntil(id string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.until[id]
 }
 
 func (r *recordingReceiver) token(id string) [16]byte {

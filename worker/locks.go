@@ -53,6 +53,9 @@ func (w *Worker) renewLock(ctx context.Context, m *azservicebus.ReceivedMessage,
 			continue
 		case ctx.Err() != nil:
 			return
+		}
+		w.serviceBusFailed(opRenew, err)
+		switch {
 		case isLockLost(err) || !w.clock.Now().Before(lockedUntil):
 			w.log.Warn("message lock lost", slog.String("message_id", m.MessageID), slog.String("error", err.Error()))
 			lost()

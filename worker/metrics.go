@@ -32,6 +32,7 @@ type metrics struct {
 	breakerState   prometheus.Gauge
 	systemicPaused prometheus.Gauge
 	settleErrors   prometheus.Counter
+	sbErrors       *prometheus.CounterVec
 	callsInFlight  prometheus.Gauge
 	throttled      prometheus.Counter
 	throttleWait   prometheus.Counter
@@ -85,6 +86,10 @@ func newMetrics(w *Worker) *metrics {
 			Name: "licensefix_settle_errors_total",
 			Help: "Settlements that failed for another reason than a lost lock.",
 		}),
+		sbErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "licensefix_servicebus_errors_total",
+			Help: "Failed Service Bus calls by operation (probe, receive, settle, renew) and cause (refused, dns, tls, unauthorized, not_found, timeout, connection_lost, lock_lost, other).",
+		}, []string{"op", "cause"}),
 		callsInFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "licensefix_graph_calls_in_flight",
 			Help: "Graph calls waiting for an answer (at most LICENSEFIX_CONCURRENCY).",
@@ -98,13 +103,20 @@ func newMetrics(w *Worker) *metrics {
 			Help: "Seconds calls waited on the pacing limiter, a Retry-After or a pause before being sent (summed over calls).",
 		}),
 	}
+	// Every operation and cause is served from the start, at zero, so that
+	// rate() and alerts see the first failure.
+	for _, op := range []string{opProbe, opReceive, opSettle, opRenew} {
+		for _, cause := range Causes() {
+			m.sbErrors.WithLabelValues(op, cause)
+		}
+	}
 	now := w.clock.Now
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
 	}
 	m.registry.MustRegister(m.messages, m.graphCalls, m.graphLatency, m.retries, m.inFlight,
 		m.lockRenewals, m.lockLosses, m.receiveErrors, m.breakerState, m.systemicPaused,
-		m.settleErrors, m.callsInFlight, m.throttled, m.throttleWait,
+		m.settleErrors, m.sbErrors, m.callsInFlight, m.throttled, m.throttleWait,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "licensefix_paused_seconds_total",
 			Help: "Seconds Graph calls and intake spent paused (breaker open or systemic failure).",
@@ -117,8 +129,10 @@ func newMetrics(w *Worker) *metrics {
 			func() float64 { return float64(w.calls.remembered()) }),
 		gauge("licensefix_ready", "1 while /readyz answers 200, else 0.",
 			func() float64 { ok, _ := w.Ready(); return boolGauge(ok) }),
-		gauge("licensefix_servicebus_connected", "1 unless the last Service Bus receive failed, else 0.",
-			func() float64 { return boolGauge(!w.disconnected.Load()) }),
+		gauge("licensefix_servicebus_connected", "1 while the last Service Bus probe or receive succeeded, else 0 (also before the first answer).",
+			func() float64 { _, connected, _ := w.sb.state(); return boolGauge(connected) }),
+		gauge("licensefix_live", "1 while /livez answers 200 (intake, the Service Bus probe and settlements make progress), else 0.",
+			func() float64 { ok, _, _ := w.Live(); return boolGauge(ok) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -45,8 +45,9 @@ const settleGrace = 2 * time.Second
 // maxDescription bounds the dead-letter description.
 const maxDescription = 1024
 
-// process works one message from decoding to settlement.
-func (w *Worker) process(m *azservicebus.ReceivedMessage) {
+// process works one message from decoding to settlement; epoch is the
+// Service Bus connection epoch from before m was received.
+func (w *Worker) process(m *azservicebus.ReceivedMessage, epoch int64) {
 	start := w.clock.Now()
 	raw := messages.Raw{ApplicationProperties: m.ApplicationProperties, Body: m.Body}
 	if m.ContentType != nil {
@@ -59,11 +60,11 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 		if errors.As(err, &ie) {
 			r.invalidField = ie.Field
 		}
-		w.settle(m, r, start)
+		w.settle(m, epoch, r, start)
 		return
 	}
 	if w.cfg.TenantID != "" && lf.TenantID != "" && !strings.EqualFold(lf.TenantID, w.cfg.TenantID) {
-		w.settle(m, result{kind: kindDeadLetter, reason: ReasonInvalidMessage, invalidField: messages.FieldTenantID, userID: lf.UserID,
+		w.settle(m, epoch, result{kind: kindDeadLetter, reason: ReasonInvalidMessage, invalidField: messages.FieldTenantID, userID: lf.UserID,
 			description: fmt.Sprintf("tenantId %s names another tenant than this worker's (%s): the message belongs to a deployment for that tenant", lf.TenantID, w.cfg.TenantID)}, start)
 		return
 	}
@@ -73,7 +74,7 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 	}
 	hit, wt, newCall := w.calls.join(lf.UserID, sequenceNumber(m), enqueued, w.clock.Now())
 	if hit != nil {
-		w.settle(m, result{kind: kindCoalesced, ok: hit.res, userID: lf.UserID}, start)
+		w.settle(m, epoch, result{kind: kindCoalesced, ok: hit.res, userID: lf.UserID}, start)
 		return
 	}
 	if newCall != nil {
@@ -95,7 +96,7 @@ func (w *Worker) process(m *azservicebus.ReceivedMessage) {
 	cancel()
 	<-renewed
 	r.userID = lf.UserID
-	w.settle(m, r, start)
+	w.settle(m, epoch, r, start)
 }
 
 // sequenceNumber is m's sequence number, -1 when it has none.
@@ -155,7 +156,10 @@ func (w *Worker) noteTransition(tr transition, ge *graph.Error) {
 }
 
 // settle applies r to m with the settlement context, then logs and counts.
-func (w *Worker) settle(m *azservicebus.ReceivedMessage, r result, start time.Time) {
+// A settlement whose link or connection is gone counts as lock lost: the
+// message comes back after its lock, and a success it was recording stays
+// remembered, so the redelivery is completed without a second call.
+func (w *Worker) settle(m *azservicebus.ReceivedMessage, epoch int64, r result, start time.Time) {
 	if r.kind == kindLockLost {
 		w.finish(m, r, start, outcomeLockLost, nil)
 		return
@@ -170,37 +174,84 @@ func (w *Worker) settle(m *azservicebus.ReceivedMessage, r result, start time.Ti
 		ctx, cancelLock = context.WithDeadline(ctx, m.LockedUntil.Add(settleGrace))
 		defer cancelLock()
 	}
-	var err error
+	var op func(context.Context) error
 	outcome := ""
 	switch r.kind {
-	case kindComplete:
+	case kindComplete, kindCoalesced:
 		outcome = outcomeCompleted
-		err = w.recv.CompleteMessage(ctx, m, nil)
-	case kindCoalesced:
-		outcome = outcomeCoalesced
-		err = w.recv.CompleteMessage(ctx, m, nil)
+		if r.kind == kindCoalesced {
+			outcome = outcomeCoalesced
+		}
+		op = func(ctx context.Context) error { return w.recv.CompleteMessage(ctx, m, nil) }
 	case kindDeadLetter:
 		outcome = outcomeDeadLettered
 		reason := string(r.reason)
 		desc := describe(r)
-		err = w.recv.DeadLetterMessage(ctx, m, &azservicebus.DeadLetterOptions{
-			Reason:             &reason,
-			ErrorDescription:   &desc,
-			PropertiesToModify: deadLetterProperties(r, w.clock.Now()),
-		})
+		props := deadLetterProperties(r, w.clock.Now())
+		op = func(ctx context.Context) error {
+			return w.recv.DeadLetterMessage(ctx, m, &azservicebus.DeadLetterOptions{
+				Reason:             &reason,
+				ErrorDescription:   &desc,
+				PropertiesToModify: props,
+			})
+		}
 	default:
 		outcome = outcomeAbandoned
-		err = w.recv.AbandonMessage(ctx, m, nil)
+		op = func(ctx context.Context) error { return w.recv.AbandonMessage(ctx, m, nil) }
 	}
-	switch {
-	case err == nil:
-	case isLockLost(err):
-		outcome = outcomeLockLost
-	default:
-		outcome = outcomeSettleFailed
-		w.metrics.settleErrors.Inc()
+	linkGone, err := w.settleWatched(ctx, epoch, op)
+	if err != nil {
+		cause := classify(err)
+		if linkGone {
+			cause = CauseConnectionLost
+		}
+		switch w.serviceBusFailedWith(opSettle, cause, err); {
+		case linkGone || cause == CauseLockLost || (cause != CauseTimeout && isConnectionCause(cause)),
+			// Still unsettled when the lock ran out: it is lost.
+			m.LockedUntil != nil && errors.Is(err, context.DeadlineExceeded) && !w.clock.Now().Before(*m.LockedUntil):
+			outcome = outcomeLockLost
+		default:
+			outcome = outcomeSettleFailed
+			w.metrics.settleErrors.Inc()
+		}
 	}
 	w.finish(m, r, start, outcome, err)
+}
+
+// errLinkGone cancels a settlement whose message arrived on a connection
+// or link that has since been lost.
+var errLinkGone = errors.New("worker: the link the message arrived on is gone")
+
+// settleWatched runs one settlement call. azservicebus v1.11.0 settles on
+// the link the message arrived on and, when that link's connection is gone
+// (an *amqp.ConnError, not the *amqp.LinkError after which it would use the
+// $management link), retries it seconds apart until ctx ends. So a call
+// still running after SettleStallTimeout is given up (linkGone true) at
+// once if a connection or link was lost since the message was received
+// (the epoch moved), else when the quick probe it asks for has run (which
+// moves the epoch; see probeServiceBus).
+func (w *Worker) settleWatched(ctx context.Context, epoch int64, op func(context.Context) error) (linkGone bool, err error) {
+	defer w.live.settlingFrom(w.clock.Now())()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stalled := time.AfterFunc(w.cfg.SettleStallTimeout, func() {
+		cur, moved := w.sb.current()
+		if cur != epoch {
+			cancel(errLinkGone)
+			return
+		}
+		w.kickProbe()
+		go func() {
+			select {
+			case <-moved:
+				cancel(errLinkGone)
+			case <-ctx.Done():
+			}
+		}()
+	})
+	err = op(ctx)
+	stalled.Stop()
+	return err != nil && errors.Is(context.Cause(ctx), errLinkGone), err
 }
 
 // finish counts and logs one message's outcome.

@@ -357,6 +357,7 @@ var metricNames = []string{
 	"licensefix_graph_call_duration_seconds", "licensefix_retries_total", "licensefix_messages_in_flight",
 	"licensefix_lock_renewals_total", "licensefix_lock_losses_total", "licensefix_receive_errors_total",
 	"licensefix_breaker_open", "licensefix_systemic_pause", "licensefix_paused_seconds_total",
+	"licensefix_servicebus_connected", "licensefix_live", "go_goroutines", "process_cpu_seconds_total",
 }
 
 func scrape(t *testing.T, w *Worker) string {

@@ -20,6 +20,9 @@ type Receiver interface {
 	AbandonMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.AbandonMessageOptions) error
 	DeadLetterMessage(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.DeadLetterOptions) error
 	RenewMessageLock(ctx context.Context, msg *azservicebus.ReceivedMessage, options *azservicebus.RenewMessageLockOptions) error
+	// PeekMessages is the connectivity probe (a peek of one message through
+	// the $management link, with the receiver's own cursor).
+	PeekMessages(ctx context.Context, maxMessageCount int, options *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error)
 }
 
 var _ Receiver = (*azservicebus.Receiver)(nil)
@@ -54,6 +57,12 @@ type Deps struct {
 	Logger *slog.Logger
 	// Clock is the time source (nil = the system clock).
 	Clock Clock
+	// Diagnose, when set, checks the network path to Service Bus (DNS, TCP,
+	// TLS) and returns the first failure; the worker calls it to name the
+	// cause when its probe gets no answer, since azservicebus retries inside
+	// each call and returns only the deadline. Normally
+	// sbconn.Options.Diagnose.
+	Diagnose func(ctx context.Context) error
 }
 
 // FatalError is returned by Run when Service Bus refuses the worker for
@@ -85,7 +94,11 @@ type Worker struct {
 
 	started      atomic.Bool
 	stoppingFlag atomic.Bool
-	disconnected atomic.Bool
+	sb           *sbHealth     // Service Bus reachability and connection epoch
+	live         *watchdog     // progress of intake, the probe and settlements
+	probeNow     chan struct{} // asks the probe loop to probe at once
+	diagnose     func(context.Context) error
+	wedgeLogged  atomic.Bool // the current wedge has been logged
 
 	// Set by Run before any message goroutine starts.
 	stopping       chan struct{}   // closed when shutdown begins
@@ -127,6 +140,10 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 		slotFreed: make(chan struct{}, 1),
 		callSlots: make(chan struct{}, cfg.Concurrency),
 		calls:     newCoalescer(cfg.CoalesceMemory, cfg.CoalesceMaxAge, cfg.CoalesceSkew),
+		sb:        newSBHealth(deps.Logger),
+		live:      newWatchdog(cfg.LivenessGrace, cfg.SettleTimeout),
+		probeNow:  make(chan struct{}, 1),
+		diagnose:  deps.Diagnose,
 	}
 	w.gates = newGates(cfg, w.clock.Now)
 	w.metrics = newMetrics(w)
@@ -137,21 +154,58 @@ func New(cfg Config, deps Deps) (*Worker, error) {
 func (w *Worker) Config() Config { return w.cfg }
 
 // Ready reports whether the worker is taking work, and if not, why:
-// starting, shutting_down, servicebus_disconnected, graph_outage,
-// graph_permission_missing, graph_unauthorized or graph_misconfigured.
+// starting (also until Service Bus first answers), shutting_down,
+// servicebus_disconnected, graph_outage, graph_permission_missing,
+// graph_unauthorized or graph_misconfigured.
 func (w *Worker) Ready() (bool, string) {
+	ok, why, _ := w.readiness()
+	return ok, why
+}
+
+// ServiceBusCause is why Service Bus is unreachable (one of [Causes]), or
+// "" while it is reachable or has not answered yet.
+func (w *Worker) ServiceBusCause() string {
+	_, connected, cause := w.sb.state()
+	if connected {
+		return ""
+	}
+	return cause
+}
+
+// readiness is Ready with the Service Bus cause when disconnected.
+func (w *Worker) readiness() (ok bool, why, cause string) {
 	switch {
 	case !w.started.Load():
-		return false, ReadyReasonStarting
+		return false, ReadyReasonStarting, ""
 	case w.stoppingFlag.Load():
-		return false, ReadyReasonShuttingDown
-	case w.disconnected.Load():
-		return false, ReadyReasonDisconnected
+		return false, ReadyReasonShuttingDown, ""
+	}
+	known, connected, cause := w.sb.state()
+	switch {
+	case !known:
+		return false, ReadyReasonStarting, ""
+	case !connected:
+		return false, ReadyReasonDisconnected, cause
 	}
 	if why, _, _ := w.gates.state(); why != "" {
-		return false, why
+		return false, why, ""
 	}
-	return true, ""
+	return true, "", ""
+}
+
+// Live reports whether the worker's own loops make progress, and if not,
+// which is wedged (intake, servicebus_probe or settlement) and for how long
+// past its bound.
+func (w *Worker) Live() (bool, string, time.Duration) {
+	what, late := w.live.wedged(w.clock.Now())
+	if what == "" {
+		w.wedgeLogged.Store(false)
+		return true, "", 0
+	}
+	if w.wedgeLogged.CompareAndSwap(false, true) {
+		w.log.Error("worker wedged; /livez fails", slog.String("wedged", what), slog.Duration("overdue", late))
+	}
+	return false, what, late
 }
 
 // errRunTwice is returned by a second call to Run.
@@ -183,7 +237,21 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer close(reported)
 		w.reportPacing(reportCtx)
 	}()
+	// The probe runs until every message is settled: settlements during
+	// shutdown still need to know when a connection is lost.
+	probeCtx, stopProbe := context.WithCancel(base)
+	probed := make(chan struct{})
+	go func() {
+		defer close(probed)
+		defer w.live.stop(loopProbe)
+		w.probeServiceBus(probeCtx)
+	}()
+	defer func() {
+		stopProbe()
+		<-probed
+	}()
 	runErr := w.intake(ctx)
+	w.live.stop(loopIntake)
 	stopReport() // intake ended by itself on a fatal error, or ctx ended
 	<-reported
 
@@ -210,6 +278,9 @@ func (w *Worker) intake(ctx context.Context) error {
 		if err != nil {
 			return nil
 		}
+		epoch, _ := w.sb.current()
+		started := w.clock.Now()
+		w.live.expect(loopIntake, started, w.cfg.ReceiveWait)
 		hctx, cancelHeld := context.WithCancelCause(ctx)
 		rctx, cancel := context.WithTimeout(hctx, w.cfg.ReceiveWait)
 		watched := w.cancelOnHold(rctx, cancelHeld)
@@ -221,19 +292,21 @@ func (w *Worker) intake(ctx context.Context) error {
 		<-watched
 		if ctx.Err() != nil {
 			// Shutting down; anything received in the race is still ours.
-			w.dispatch(msgs)
+			w.dispatch(msgs, epoch)
 			return nil
 		}
 		if err != nil && !(pollExpired && errors.Is(err, context.DeadlineExceeded)) && !heldBack {
 			var sbErr *azservicebus.Error
 			if errors.As(err, &sbErr) && (sbErr.Code == azservicebus.CodeUnauthorizedAccess || sbErr.Code == azservicebus.CodeNotFound) {
+				w.serviceBusFailed(opReceive, err)
 				w.log.Error("service bus refused the receiver; stopping", slog.String("code", string(sbErr.Code)), slog.String("error", err.Error()))
-				w.dispatch(msgs)
+				w.dispatch(msgs, epoch)
 				return &FatalError{Code: sbErr.Code, Err: err}
 			}
 			w.metrics.receiveErrors.Inc()
-			w.disconnected.Store(true)
-			w.log.Warn("service bus receive failed; retrying", slog.String("error", err.Error()), slog.Duration("retry_in", retryWait))
+			cause := w.serviceBusFailed(opReceive, err)
+			w.log.Warn("service bus receive failed; retrying", slog.String("cause", cause), slog.String("error", err.Error()), slog.Duration("retry_in", retryWait))
+			w.live.expect(loopIntake, w.clock.Now(), retryWait)
 			select {
 			case <-ctx.Done():
 				return nil
@@ -242,9 +315,18 @@ func (w *Worker) intake(ctx context.Context) error {
 			retryWait = min(2*retryWait, maxReceiveRetryInterval)
 			continue
 		}
+		if err == nil && len(msgs) == 0 && !pollExpired {
+			// azservicebus returns no messages and no error when the link
+			// or connection failed during the receive (it closes them for
+			// the next call to recover): messages held from before may
+			// sit on a dead link.
+			w.sb.lost()
+		}
 		retryWait = w.cfg.ReceiveRetryInterval
-		w.disconnected.Store(false)
-		w.dispatch(msgs)
+		if len(msgs) > 0 {
+			w.sb.up(w.clock.Now())
+		}
+		w.dispatch(msgs, epoch)
 	}
 }
 
@@ -310,9 +392,11 @@ func (w *Worker) noteLatency(d time.Duration) {
 // back (Retry-After, breaker, systemic pause) and fewer than heldLimit
 // messages are held. It returns how many to ask for.
 func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
-	// One look-again timer for the whole wait: every finished message
-	// wakes this loop, and a fresh timer each time is garbage.
-	var lookAgain <-chan time.Time
+	// Timers are kept across wake-ups: every finished message wakes this
+	// loop, and a fresh timer each time is garbage. A timer is reused while
+	// it fires no later than the wait now wanted.
+	var timer <-chan time.Time
+	var timerAt time.Time
 	for {
 		now := w.clock.Now()
 		holding, changed := w.gates.holding(now)
@@ -324,15 +408,18 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 		if !holding && free > 0 && (free >= max(1, limit/4) || held < w.cfg.Concurrency) {
 			return min(free, maxReceiveBatch), nil
 		}
-		var timer <-chan time.Time
+		// Wake at least every intakeWake, so the watchdog sees intake
+		// alive however long calls are held back.
+		wait := intakeWake
 		if until, held := w.gates.limiter().Held(now); held {
-			timer = w.clock.After(until.Sub(now))
+			wait = min(wait, until.Sub(now))
 		} else if !holding {
 			// The limit follows the rate: look again now and then.
-			if lookAgain == nil {
-				lookAgain = w.clock.After(250 * time.Millisecond)
-			}
-			timer = lookAgain
+			wait = 250 * time.Millisecond
+		}
+		w.live.expect(loopIntake, now, wait)
+		if timer == nil || timerAt.After(now.Add(wait)) {
+			timer, timerAt = w.clock.After(wait), now.Add(wait)
 		}
 		select {
 		case <-ctx.Done():
@@ -340,9 +427,7 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 		case <-changed:
 		case <-w.slotFreed:
 		case <-timer:
-			if timer == lookAgain {
-				lookAgain = nil
-			}
+			timer = nil
 		}
 	}
 }
@@ -420,8 +505,12 @@ func (w *Worker) noteLock(m *azservicebus.ReceivedMessage) {
 	}
 }
 
-// dispatch starts one goroutine per message.
-func (w *Worker) dispatch(msgs []*azservicebus.ReceivedMessage) {
+// intakeWake is the longest intake waits for room without looking again.
+const intakeWake = time.Second
+
+// dispatch starts one goroutine per message; epoch is the Service Bus
+// connection epoch from before the receive call.
+func (w *Worker) dispatch(msgs []*azservicebus.ReceivedMessage, epoch int64) {
 	for _, m := range msgs {
 		w.noteLock(m)
 		w.inFlight.Add(1)
@@ -437,7 +526,7 @@ func (w *Worker) dispatch(msgs []*azservicebus.ReceivedMessage) {
 				default:
 				}
 			}()
-			w.process(m)
+			w.process(m, epoch)
 		}()
 	}
 }

@@ -259,7 +259,7 @@ func serve(ctx context.Context, logger *slog.Logger, sbOpts sbconn.Options, queu
 		defer cancel()
 		_ = recv.Close(cctx)
 	}()
-	w, err := worker.New(cfg, worker.Deps{Receiver: recv, Graph: gclient, Logger: logger})
+	w, err := worker.New(cfg, worker.Deps{Receiver: recv, Graph: gclient, Logger: logger, Diagnose: sbOpts.Diagnose})
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,16 @@
 package sbconn
 
 import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -65,4 +74,61 @@ func TestRedact(t *testing.T) {
 	cs := "Endpoint=sb://x/;SharedAccessKeyName=a;SharedAccessKey=SECRETKEY"
 	assert.Equal(t, "bad REDACTED here", redact("bad SECRETKEY here", cs))
 	assert.Equal(t, "whole REDACTED", redact("whole "+cs, cs))
+}
+
+func TestDiagnose(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	emu := func(addr string) Options {
+		return Options{ConnectionString: "Endpoint=sb://" + addr + ";SharedAccessKeyName=k;SharedAccessKey=SECRETKEY;UseDevelopmentEmulator=true"}
+	}
+	// An emulator endpoint that accepts: plain TCP is enough.
+	require.NoError(t, emu(ln.Addr().String()).Diagnose(ctx))
+
+	// Nothing listening (a port below the ephemeral range, so the dial
+	// cannot connect to itself).
+	free := ""
+	for p := 20000; p < 32000 && free == ""; p += 7 {
+		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
+			free = l.Addr().String()
+			_ = l.Close()
+		}
+	}
+	err = emu(free).Diagnose(ctx)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+
+	// A TLS endpoint whose certificate is not trusted.
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	t.Cleanup(srv.Close)
+	err = Options{ConnectionString: "Endpoint=sb://" + srv.Listener.Addr().String() + "/;SharedAccessKeyName=k;SharedAccessKey=SECRETKEY"}.Diagnose(ctx)
+	var unknown x509.UnknownAuthorityError
+	require.ErrorAs(t, err, &unknown)
+	assert.NotContains(t, err.Error(), "SECRETKEY")
+
+	// A host that does not resolve (.invalid never does, RFC 2606).
+	err = Options{Namespace: "licensefix-test.invalid"}.Diagnose(ctx)
+	var dnsErr *net.DNSError
+	require.ErrorAs(t, err, &dnsErr)
+
+	// A TLS endpoint that accepts TCP but never answers: the caller's deadline.
+	tctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = silent.Close() })
+	err = Options{Namespace: "localhost:" + strings.TrimPrefix(silent.Addr().String(), "127.0.0.1:")}.Diagnose(tctx)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
 }

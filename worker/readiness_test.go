@@ -1,0 +1,230 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/graph"
+	"github.com/licensefix/licensefix/graph/graphsim"
+	"github.com/licensefix/licensefix/internal/faultproxy"
+	"github.com/licensefix/licensefix/internal/sbconn"
+	"github.com/licensefix/licensefix/sbemu"
+	"github.com/licensefix/licensefix/worker"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// The issue's bounds: 503 within 30s of Service Bus becoming unreachable,
+// 200 within 10s of its return. The tests use short probe settings, so the
+// worker meets them with a wide margin.
+const (
+	detectWithin  = 30 * time.Second
+	recoverWithin = 10 * time.Second
+)
+
+// readyWorker is a worker over the real SDK, connected with connStr, whose
+// Service Bus health the tests watch.
+type readyWorker struct {
+	t    *testing.T
+	w    *worker.Worker
+	logs *syncBuffer
+}
+
+// startReadyWorker starts a worker whose client uses connStr, with probe
+// settings of a fraction of a second.
+func startReadyWorker(t *testing.T, connStr string) *readyWorker {
+	t.Helper()
+	gs, err := graphsim.NewServer(graphsim.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = gs.Close() })
+	gc, err := graph.New(graph.Config{RootURL: gs.URL, Auth: graph.AuthNone})
+	require.NoError(t, err)
+	client, err := azservicebus.NewClientFromConnectionString(connStr, testClientOptions())
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.Close(ctx)
+	})
+	recv, err := client.NewReceiverForQueue(queueName, nil)
+	require.NoError(t, err)
+	logs := &syncBuffer{t: t}
+	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w, err := worker.New(worker.Config{
+		ShutdownTimeout:         2 * time.Second,
+		ReceiveWait:             time.Second,
+		ReceiveRetryInterval:    50 * time.Millisecond,
+		ServiceBusProbeInterval: 200 * time.Millisecond,
+		ServiceBusProbeTimeout:  time.Second,
+	}, worker.Deps{Receiver: recv, Graph: gc, Logger: logger, Diagnose: sbconn.Options{ConnectionString: connStr}.Diagnose})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			assert.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	return &readyWorker{t: t, w: w, logs: logs}
+}
+
+// readyz returns /readyz's status and body.
+func (r *readyWorker) readyz() (int, map[string]any) {
+	rec := httptest.NewRecorder()
+	r.w.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	var body map[string]any
+	require.NoError(r.t, json.Unmarshal(rec.Body.Bytes(), &body))
+	return rec.Code, body
+}
+
+// waitDisconnected waits until /readyz answers 503 servicebus_disconnected
+// and returns its cause.
+func (r *readyWorker) waitDisconnected() string {
+	r.t.Helper()
+	var cause string
+	require.Eventually(r.t, func() bool {
+		code, body := r.readyz()
+		cause, _ = body["cause"].(string)
+		return code == 503 && body["reason"] == worker.ReadyReasonDisconnected
+	}, detectWithin, 20*time.Millisecond, "/readyz never reported servicebus_disconnected")
+	assert.Zero(r.t, r.metric("licensefix_servicebus_connected"))
+	return cause
+}
+
+// waitReady waits until /readyz answers 200.
+func (r *readyWorker) waitReady(within time.Duration) {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool { code, _ := r.readyz(); return code == 200 }, within, 20*time.Millisecond,
+		"/readyz never answered 200")
+	assert.EqualValues(r.t, 1, r.metric("licensefix_servicebus_connected"))
+}
+
+func (r *readyWorker) metric(sample string) float64 {
+	h := &harness{t: r.t, w: r.w}
+	return h.metric(sample)
+}
+
+// transitions returns the causes logged on the warn lines for Service Bus
+// becoming unreachable and reachable again.
+func (r *readyWorker) transitions() (down, up []string) {
+	for _, l := range r.logs.lines("service bus unreachable") {
+		assert.Equal(r.t, "WARN", l["level"])
+		down = append(down, l["cause"].(string))
+	}
+	for _, l := range r.logs.lines("service bus reachable again") {
+		assert.Equal(r.t, "WARN", l["level"])
+		up = append(up, l["cause"].(string))
+	}
+	return down, up
+}
+
+// freeAddr returns a loopback address nothing listens on, with a port
+// below Linux's ephemeral range (32768-60999): a dial to a free port in
+// that range can pick the same port as its source and connect to itself.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	for range 100 {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		require.NoError(t, ln.Close())
+		return addr
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return ""
+}
+
+func emulatorConnStr(addr string) string {
+	return "Endpoint=sb://" + addr + ";SharedAccessKeyName=" + sbemu.DefaultKeyName + ";SharedAccessKey=" + sbemu.DefaultKey + ";UseDevelopmentEmulator=true"
+}
+
+func TestReadinessNothingListeningThenEmulatorStarts(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	r := startReadyWorker(t, emulatorConnStr(addr))
+	assert.Equal(t, worker.CauseRefused, r.waitDisconnected())
+	code, body := r.readyz()
+	assert.Equal(t, 503, code)
+	assert.Equal(t, false, body["ready"])
+	// The probe or the receive call, whichever failed first.
+	assert.Positive(t, r.metric(`licensefix_servicebus_errors_total{cause="refused",op="probe"}`)+
+		r.metric(`licensefix_servicebus_errors_total{cause="refused",op="receive"}`))
+	down, up := r.transitions()
+	assert.Equal(t, []string{worker.CauseRefused}, down)
+	assert.Empty(t, up)
+	// No secret reaches the log.
+	assert.NotContains(t, r.logs.String(), sbemu.DefaultKey)
+
+	_, err := sbemu.NewServer(&sbemu.Options{TB: t, Addr: addr})
+	require.NoError(t, err)
+	r.waitReady(recoverWithin)
+	down, up = r.transitions()
+	assert.Equal(t, []string{worker.CauseRefused}, down)
+	assert.Equal(t, []string{worker.CauseRefused}, up)
+}
+
+func TestReadinessEmulatorKilledAndRestarted(t *testing.T) {
+	t.Parallel()
+	sb, err := sbemu.NewServer(&sbemu.Options{TB: t})
+	require.NoError(t, err)
+	addr := sb.Addr()
+	r := startReadyWorker(t, sb.ConnectionString())
+	r.waitReady(recoverWithin)
+
+	require.NoError(t, sb.Close())
+	cause := r.waitDisconnected()
+	assert.Contains(t, []string{worker.CauseRefused, worker.CauseConnectionLost}, cause)
+	down, up := r.transitions()
+	assert.Len(t, down, 1)
+	assert.Empty(t, up)
+
+	_, err = sbemu.NewServer(&sbemu.Options{TB: t, Addr: addr})
+	require.NoError(t, err)
+	r.waitReady(recoverWithin)
+	down, up = r.transitions()
+	assert.Len(t, down, 1)
+	assert.Len(t, up, 1)
+}
+
+func TestReadinessBlackhole(t *testing.T) {
+	t.Parallel()
+	sb, err := sbemu.NewServer(&sbemu.Options{TB: t})
+	require.NoError(t, err)
+	proxy, err := faultproxy.New(sb.Addr())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = proxy.Close() })
+	r := startReadyWorker(t, strings.Replace(sb.ConnectionString(), sb.Addr(), proxy.Addr(), 1))
+	r.waitReady(recoverWithin)
+
+	// The connection stays open; nothing comes back.
+	proxy.SetMode(faultproxy.Blackhole)
+	assert.Equal(t, worker.CauseTimeout, r.waitDisconnected())
+	assert.Positive(t, r.metric(`licensefix_servicebus_errors_total{cause="timeout",op="probe"}`))
+	down, _ := r.transitions()
+	assert.Equal(t, []string{worker.CauseTimeout}, down)
+
+	proxy.SetMode(faultproxy.Forward)
+	r.waitReady(recoverWithin)
+	down, up := r.transitions()
+	assert.Equal(t, []string{worker.CauseTimeout}, down)
+	assert.Equal(t, []string{worker.CauseTimeout}, up)
+}
