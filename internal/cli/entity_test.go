@@ -79,6 +79,22 @@ func TestSendEntitySettings(t *testing.T) {
 	}
 }
 
+func TestHelpListsTheEntitySettings(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range [][]string{{"run"}, {"dlq", "list"}, {"dlq", "replay"}, {"dlq", "purge"}} {
+		code, _, errOut := runCLI(t, nil, append(cmd, "--help")...)
+		require.Equal(t, ExitOK, code, cmd)
+		for _, want := range []string{"--queue", "--topic", "--subscription", EnvQueue, EnvTopic, EnvSubscription} {
+			assert.Contains(t, errOut, want, cmd)
+		}
+	}
+	code, _, errOut := runCLI(t, nil, "send", "--help")
+	require.Equal(t, ExitOK, code)
+	assert.Contains(t, errOut, "--topic")
+	assert.Contains(t, errOut, EnvTopic)
+	assert.NotContains(t, errOut, EnvSubscription, "send sends to the topic: it takes no subscription")
+}
+
 func TestResolveEntity(t *testing.T) {
 	t.Parallel()
 	resolve := func(role entityRole, env map[string]string, args ...string) entity {
