@@ -256,6 +256,12 @@ func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 
+	if sb.entity.isSubscription() {
+		// Service Bus sends to the topic, never to one subscription: say
+		// where the copies go and what keeps them from the others.
+		fmt.Fprintf(e.Stderr, "note: copies go to topic %s with %s=%s; a subscription of that topic without the replay rule "+
+			"(README: Consuming a topic subscription) receives them too\n", sb.entity.topic, dlq.PropReplayTo, sb.entity.subscription)
+	}
 	opts := dlq.ReplayOptions{
 		Filter: filter, Max: max, Rate: perSecond, DryRun: dryRun, MaxReplays: maxReplays, Force: force,
 		ReceiveTimeout: receiveTimeout, Logger: logger, Actor: opActor(e), Host: opHostname(),
