@@ -142,7 +142,7 @@ func (e *confEnv) requireEmpty(t *testing.T, r *azservicebus.Receiver) {
 func body(s string) *azservicebus.Message { return &azservicebus.Message{Body: []byte(s)} }
 
 func conformanceRows() []confRow {
-	return []confRow{
+	return append([]confRow{
 		{name: "send_peeklock_complete", run: rowSendPeekLockComplete},
 		{name: "receive_and_delete", run: rowReceiveAndDelete},
 		{name: "abandon_with_properties", run: rowAbandonWithProperties},
@@ -169,7 +169,7 @@ func conformanceRows() []confRow {
 		{name: "drop_connections", needs: needsServer, run: rowDropConnections},
 		{name: "management_server_busy_retried", needs: needsServer, run: rowServerBusy},
 		{name: "uri_link_addresses_and_audience", run: rowURIAddresses},
-	}
+	}, linkLossRows()...)
 }
 
 func rowSendPeekLockComplete(t *testing.T, e *confEnv) {

@@ -28,9 +28,12 @@
 // not supported; a Config asking for them is refused.
 //
 // Locks belong to the queue, not to the link or connection that took them:
-// when a receiver link or connection goes away, its locked messages keep
-// their locks until they expire (they can still be settled through
-// $management meanwhile), as the real service allows.
+// when a receiver link detaches or its session or connection ends, its
+// locked messages keep their locks until they expire and are then
+// redelivered with the delivery count raised; meanwhile $management renews
+// and settles them by lock token from any link or connection, while a
+// disposition naming their old delivery ids is answered message-lock-lost.
+// This is what Service Bus does; LINKLOSS.md gives the sources.
 //
 // Fault hooks (DropConnections, DetachLinks, ExpireLock, ExpireAllLocks,
 // DelayManagement, FailManagement) let tests provoke the failures the SDK

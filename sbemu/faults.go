@@ -68,6 +68,8 @@ func (s *Server) FailManagement(n int, status int, condition string) {
 
 // DropConnections closes every client connection abruptly (TCP reset),
 // as a network fault would. The server keeps accepting new connections.
+// Messages locked through the dropped connections stay locked until their
+// locks expire, as in Service Bus (LINKLOSS.md).
 func (s *Server) DropConnections() {
 	for _, c := range s.snapshotConns() {
 		c.abort()
@@ -78,7 +80,8 @@ func (s *Server) DropConnections() {
 // (compared case-insensitively and in any address form: "q1",
 // "q1/$DeadLetterQueue", "q1/$management", "amqps://host/q1") with the given error condition and description, e.g.
 // "amqp:link:detach-forced" or "com.microsoft:server-busy". It returns how
-// many links were detached.
+// many links were detached. Messages locked through a detached receive link
+// stay locked until their locks expire (LINKLOSS.md).
 func (s *Server) DetachLinks(entity, condition, description string) int {
 	e := amqpErr(amqp.Symbol(condition), description)
 	entity = nodePath(entity)

@@ -34,6 +34,8 @@ var nodeChecks = []string{
 	"schedule-cancel",
 	"renew-lock",
 	"lock-expiry",
+	"receiver-close-keeps-lock",
+	"receiver-close-redelivers-after-expiry",
 	"receive-and-delete",
 	"subscribe-close",
 	"large-message",
@@ -48,6 +50,7 @@ var nodeChecks = []string{
 	"reconnect-after-drop",
 	"relink-after-detach-forced",
 	"management-server-busy-retried",
+	"connection-drop-keeps-lock",
 }
 
 const (
@@ -94,7 +97,7 @@ func nodeConfig() *sbemu.Config {
 	for _, name := range nodeChecks {
 		p := props
 		switch name {
-		case "lock-expiry":
+		case "lock-expiry", "receiver-close-redelivers-after-expiry":
 			p.LockDuration = sbemu.Duration(2 * time.Second)
 		case "max-delivery-dead-letter":
 			p.MaxDeliveryCount = nodeMaxDeliveryCount

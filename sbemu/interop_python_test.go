@@ -41,6 +41,8 @@ var pythonChecks = []string{
 	"schedule-cancel",
 	"renew-lock",
 	"lock-expiry",
+	"receiver-close-keeps-lock",
+	"receiver-close-redelivers-after-expiry",
 	"receive-and-delete",
 	"iterate-receiver",
 	"large-message",
@@ -94,7 +96,7 @@ func pythonConfig() *sbemu.Config {
 	for _, name := range pythonChecks {
 		p := props
 		switch name {
-		case "lock-expiry":
+		case "lock-expiry", "receiver-close-redelivers-after-expiry":
 			p.LockDuration = sbemu.Duration(2 * time.Second)
 		case "max-delivery-dead-letter":
 			p.MaxDeliveryCount = pythonMaxDeliveryCount

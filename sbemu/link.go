@@ -80,7 +80,9 @@ func (l *link) poke() {
 	}
 }
 
-// stop ends the link's pump; the link is no longer usable.
+// stop ends the link's pump; the link is no longer usable. It runs for
+// every way a link ends: the peer's detach, the emulator's (DetachLinks),
+// the session's end and the connection's close or loss.
 func (l *link) stop() {
 	if l.stopped {
 		return
@@ -89,12 +91,30 @@ func (l *link) stop() {
 	if l.done != nil {
 		close(l.done)
 	}
+	if n := l.abandonDeliveries(); n > 0 {
+		l.log().Info("link_ended_with_locked_messages", slog.Int("locked", n))
+	}
+	l.inBuf, l.inID = nil, nil
+}
+
+// abandonDeliveries forgets the link's unsettled deliveries and returns how
+// many there were. Their messages stay locked, as Service Bus keeps them
+// (LINKLOSS.md): the lock runs to its locked-until, can be renewed and the
+// message settled through $management by lock token from any link or
+// connection meanwhile, and when it lapses the message is redelivered with
+// its delivery count raised (or dead-lettered at MaxDeliveryCount). Only the
+// delivery ids are dropped, so a disposition naming one of them later, on
+// this session or any other, is answered message-lock-lost and leaves the
+// message alone.
+func (l *link) abandonDeliveries() int {
+	n := 0
 	for id, d := range l.s.unsettled {
 		if d.link == l {
 			delete(l.s.unsettled, id)
+			n++
 		}
 	}
-	l.inBuf, l.inID = nil, nil
+	return n
 }
 
 func (l *link) log() *slog.Logger {

@@ -12,7 +12,9 @@ import (
 // This file handles links on which the peer receives: queue receivers (fed
 // by a pump goroutine per link) and the reply halves of $cbs and $management.
 
-// delivery is a locked message sent on a link and not yet settled by the peer.
+// delivery is a locked message sent on a link and not yet settled by the
+// peer. link is the receive link it went out on: a disposition settles it
+// only while that link is attached (link.abandonDeliveries).
 type delivery struct {
 	link  *link
 	queue *broker.Queue
@@ -201,6 +203,11 @@ func encodeRecord(rec broker.Record, o recordOptions) ([]byte, error) {
 // message-lock-lost.
 func settleDelivery(s *Server, d *delivery, state amqp.DeliveryState) amqp.DeliveryState {
 	if d == nil {
+		// Unknown here: never sent, already settled, or sent on a link that
+		// has since ended. Service Bus cannot settle a delivery on a link
+		// other than the one it arrived on (azure-sdk-for-net
+		// TROUBLESHOOTING.md, "Message or session lock is lost before lock
+		// expiration time"); the message itself is left as it is.
 		return lockLostState()
 	}
 	var err error

@@ -87,6 +87,11 @@ func errorResponse(err error) rpcResponse {
 	return rpcResponse{status: statusInternal, desc: "internal error", condition: condInternal}
 }
 
+// mgmtRenewLock renews by lock token alone: the link the message went out
+// on need not be attached any more. Service Bus renews such a lock
+// although the message cannot be settled on a new receive link
+// (azure-sdk-for-net #37676; azure-sdk-for-python #31187); see LINKLOSS.md.
+// associated-link-name, when sent, is not checked.
 func mgmtRenewLock(q *broker.Queue, body amqp.Map) (rpcResponse, error) {
 	tokens, err := uuidArray(body, "lock-tokens")
 	if err != nil {
@@ -214,6 +219,11 @@ func mgmtReceiveBySeq(q *broker.Queue, body amqp.Map, locks *lockRegistry) (rpcR
 	return rpcResponse{status: statusOK, desc: "OK", body: amqp.Map{{Key: "messages", Value: list}}}, nil
 }
 
+// mgmtUpdateDisposition settles by lock token alone, whether the message
+// came by receive-by-sequence-number or on a receive link that has since
+// ended: the SDKs fall back to it for the latter and Service Bus accepts it
+// while the lock holds (azure-sdk-for-net #37704, whose live test completes
+// such a message; azure-sdk-for-js #8406); see LINKLOSS.md.
 func mgmtUpdateDisposition(q *broker.Queue, body amqp.Map, locks *lockRegistry) (rpcResponse, error) {
 	tokens, err := uuidArray(body, "lock-tokens")
 	if err != nil {

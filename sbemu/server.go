@@ -84,7 +84,9 @@ type Clock interface{ Now() time.Time }
 type Stats struct {
 	// Active messages are available to receivers.
 	Active int
-	// Locked messages are held by a peek-lock receiver.
+	// Locked messages are held by a peek-lock receiver, including those
+	// whose receive link or connection has gone: they stay locked until
+	// the lock expires (LINKLOSS.md).
 	Locked int
 	// Deferred messages wait for receive-by-sequence-number.
 	Deferred int

@@ -37,7 +37,8 @@ type session struct {
 	remoteIncomingWindow uint32
 
 	// unsettled maps our delivery ids to locked messages awaiting the
-	// peer's disposition.
+	// peer's disposition on this session. An entry lives as long as the
+	// link that sent it; the lock itself belongs to the queue.
 	unsettled map[uint32]*delivery
 }
 
@@ -66,6 +67,7 @@ func (s *session) outgoingRoom() uint32 {
 }
 
 // teardown stops every link of the session (on end or connection loss).
+// The locks its receivers took outlive it (see link.abandonDeliveries).
 func (s *session) teardown() {
 	for _, l := range s.links {
 		l.stop()

@@ -53,6 +53,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"sbemu", []string{"sbemu/internal/"}},
 		{"sbemu/internal/broker", nil},
 		{"sbemu/internal/amqp", nil},
+		{"sbemu/internal/sqlfilter", nil},
 		{"graph/graphsim", nil},
 		{"internal/sbconn", []string{"internal/azcred"}},
 		{"internal/azcred", nil},

@@ -15,7 +15,8 @@
 //   CHECKS                        optional comma-separated list of checks to run
 //
 // With one shared queue, start with it empty: checks that pass leave it empty,
-// and "lock-expiry" needs a LockDuration under 15 s.
+// and "lock-expiry" and "receiver-close-redelivers-after-expiry" need a
+// LockDuration under 15 s.
 //   SBEMU_CONTROL                 "stdio": the emulator's test harness answers fault
 //                                 requests; enables the fault checks (see control())
 //
@@ -393,6 +394,56 @@ check("lock-expiry", async (q) =>
   }),
 );
 
+// Link loss (sbemu/LINKLOSS.md): Service Bus keeps a message locked when the
+// receive link it went out on closes; the SDK settles and renews such a
+// message through $management, by lock token.
+check("receiver-close-keeps-lock", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    const first = open.receiver();
+    await sender.sendMessages({ body: "held", messageId: "m-held-1" });
+    const [msg] = await receiveExactly(first, 1);
+    const firstLockEnd = msg.lockedUntilUtc.getTime();
+    await first.close();
+    const other = open.receiver();
+    await expectEmpty(other, "after the first receiver closed (the lock still holds the message)");
+    const until = await other.renewMessageLock(msg);
+    assert(until instanceof Date && until.getTime() >= firstLockEnd, `renewed lock ends ${until}, before the first one (${new Date(firstLockEnd)})`);
+    await other.completeMessage(msg);
+    // Peek shows locked messages too: nothing left means it was completed.
+    assertEqual((await other.peekMessages(10)).length, 0, "messages left after complete");
+  }),
+);
+
+check("receiver-close-redelivers-after-expiry", async (q) =>
+  withClients(q, async (open) => {
+    const sender = open.sender();
+    // The queue needs a short LockDuration (the Go test gives this check's queue 2 s).
+    const first = open.receiver({ maxAutoLockRenewalDurationInMs: 0 });
+    await sender.sendMessages({ body: "comes back", messageId: "m-back-1" });
+    const [msg] = await receiveExactly(first, 1);
+    const lockEnd = msg.lockedUntilUtc.getTime();
+    assert(lockEnd - Date.now() < 15000, `lock duration of queue ${q} is too long for this check`);
+    await first.close();
+    const other = open.receiver({ maxAutoLockRenewalDurationInMs: 0 });
+    const [again] = await receiveExactly(other, 1, lockEnd - Date.now() + 10000);
+    assert(Date.now() >= lockEnd - 100, `redelivered ${lockEnd - Date.now()} ms before the closed receiver's lock ended`);
+    assertEqual(again.messageId, "m-back-1", "messageId of the redelivery");
+    assertEqual(again.deliveryCount, 1, "deliveryCount (raw header value) after the lapsed lock");
+    assert(again.lockToken !== msg.lockToken, "the redelivery reuses the lapsed lock token");
+    let err;
+    try {
+      await other.completeMessage(msg);
+    } catch (e) {
+      err = e;
+    }
+    assert(err !== undefined, "completing with the lapsed lock token succeeded");
+    assertEqual(err.code, "MessageLockLost", "error code of complete with the lapsed lock");
+    await other.completeMessage(again);
+    await expectEmpty(other, "after complete");
+  }),
+);
+
 check("receive-and-delete", async (q) =>
   withClients(q, async (open) => {
     const sender = open.sender();
@@ -718,6 +769,30 @@ if (controlEnabled) {
       await control(`detach-forced:${q}`);
       await roundTrip(sender, receiver, "m-detach-after");
       assertLogged(mark, /amqp:link:detach-forced/, "the SDK logged no detach-forced");
+    }),
+  );
+
+  check("connection-drop-keeps-lock", async (q) =>
+    withClients(q, async (open) => {
+      // A client of its own whose connection the fault kills; the main
+      // client (also dropped) reconnects and settles the message by token.
+      const gone = new ServiceBusClient(connectionString, { retryOptions });
+      try {
+        const sender = open.sender();
+        const first = gone.createReceiver(q);
+        await sender.sendMessages({ body: "dropped", messageId: "m-dropped-1" });
+        const [msg] = await receiveExactly(first, 1);
+        const firstLockEnd = msg.lockedUntilUtc.getTime();
+        await control("drop-connections");
+        const other = open.receiver();
+        await expectEmpty(other, "after the connection dropped (the lock still holds the message)");
+        const until = await other.renewMessageLock(msg);
+        assert(until.getTime() >= firstLockEnd, `renewed lock ends ${until}, before the first one`);
+        await other.completeMessage(msg);
+        assertEqual((await other.peekMessages(10)).length, 0, "messages left after complete");
+      } finally {
+        await gone.close().catch(() => {});
+      }
     }),
   );
 

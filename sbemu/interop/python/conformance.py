@@ -29,7 +29,8 @@ Environment:
                                 exits 1 (a blocked uamqp call cannot be cancelled)
 
 With one shared queue, start with it empty: checks that pass leave it empty,
-and "lock-expiry" needs a LockDuration under 15 s.
+and "lock-expiry" and "receiver-close-redelivers-after-expiry" need a
+LockDuration under 15 s.
 
 Output: one JSON line per check on stdout, {"name","ok","error","ms"}, and
 control requests {"control": ...}. Exit status 0 when every check passed,
@@ -441,6 +442,53 @@ def _(q):
             raise CheckError("renewing the expired lock succeeded")
         receiver.complete_message(again)
         expect_empty(receiver, "after complete")
+
+
+# Link loss (sbemu/LINKLOSS.md): Service Bus keeps a message locked when the
+# receive link it went out on closes; this SDK renews such a message through
+# $management, and settles it there after the closed link refuses.
+@check("receiver-close-keeps-lock")
+def _(q):
+    with Handlers(q) as h:
+        sender, first = h.sender(), h.receiver()
+        sender.send_messages(ServiceBusMessage("held", message_id="m-held-1"))
+        [msg] = receive_exactly(first, 1)
+        before = msg.locked_until_utc
+        first.close()
+        other = h.receiver()
+        expect_empty(other, "after the first receiver closed (the lock still holds the message)")
+        renewed = other.renew_message_lock(msg)
+        check_true(renewed >= before, "renewed lock {} ends before the first one ({})".format(renewed, before))
+        other.complete_message(msg)
+        # Peek shows locked messages too: nothing left means it was completed.
+        check_equal(len(other.peek_messages(max_message_count=5)), 0, "messages left after complete")
+
+
+@check("receiver-close-redelivers-after-expiry")
+def _(q):
+    with Handlers(q) as h:
+        sender, first = h.sender(), h.receiver()
+        sender.send_messages(ServiceBusMessage("comes back", message_id="m-back-1"))
+        [msg] = receive_exactly(first, 1)
+        lock_end = msg.locked_until_utc
+        wait = (lock_end - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        check_true(wait < 15, "lock duration of queue {} is too long for this check".format(q))
+        first.close()
+        other = h.receiver()
+        [again] = receive_exactly(other, 1, timeout=wait + 10)
+        early = (lock_end - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        check_true(early < 0.1, "redelivered {:.2f} s before the closed receiver's lock ended".format(early))
+        check_equal(again.message_id, "m-back-1", "message_id of the redelivery")
+        check_equal(again.delivery_count, 1, "delivery_count after the lapsed lock")
+        check_true(again.lock_token != msg.lock_token, "the redelivery reuses the lapsed lock token")
+        try:
+            other.renew_message_lock(msg)
+        except MessageLockLostError:
+            pass
+        else:
+            raise CheckError("renewing the lapsed lock succeeded")
+        other.complete_message(again)
+        expect_empty(other, "after complete")
 
 
 @check("receive-and-delete")
