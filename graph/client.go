@@ -15,6 +15,16 @@ import (
 	"github.com/licensefix/licensefix/retry"
 )
 
+// Result describes a successful call.
+type Result struct {
+	StatusCode      int
+	RequestID       string
+	ClientRequestID string
+	// ThrottleLimitPercentage is x-ms-throttle-limit-percentage when present (0 otherwise).
+	ThrottleLimitPercentage float64
+	Duration                time.Duration
+}
+
 // Bounds on how much of a response body is read.
 const (
 	maxSuccessDrain = 1 << 20  // a 2xx body is read (to reuse the connection) up to this much, then dropped

@@ -8,7 +8,54 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 )
+
+// Cloud names a Microsoft cloud (LICENSEFIX_GRAPH_CLOUD).
+type Cloud string
+
+// Clouds.
+const (
+	CloudGlobal   Cloud = "global"
+	CloudUSGov    Cloud = "usgov"
+	CloudUSGovDoD Cloud = "usgovdod"
+	CloudChina    Cloud = "china"
+)
+
+// API selects the reprocess action (LICENSEFIX_GRAPH_API).
+type API string
+
+// APIs.
+const (
+	// APIBeta: POST {root}/beta/users/{id}/cloudLicensing/assignments/reprocessAssignments (global only).
+	APIBeta API = "beta"
+	// APIV1: POST {root}/v1.0/users/{id}/reprocessLicenseAssignment.
+	APIV1 API = "v1"
+)
+
+// AuthMode selects how requests are authenticated (LICENSEFIX_GRAPH_AUTH).
+type AuthMode string
+
+// Auth modes.
+const (
+	// AuthAzure: bearer tokens from Config.Credential (azidentity) for the cloud's /.default scope.
+	AuthAzure AuthMode = "azure"
+	// AuthNone: no Authorization header; allowed only when the root URL is a loopback address.
+	AuthNone AuthMode = "none"
+)
+
+// Config configures a Client. New validates it and applies defaults.
+type Config struct {
+	Cloud      Cloud                  // default CloudGlobal
+	API        API                    // default APIBeta
+	RootURL    string                 // overrides the cloud's root (LICENSEFIX_GRAPH_URL), e.g. http://127.0.0.1:8081
+	Auth       AuthMode               // default AuthAzure
+	Credential azcore.TokenCredential // required with AuthAzure
+	Timeout    time.Duration          // per-attempt timeout, default 30s (LICENSEFIX_GRAPH_TIMEOUT)
+	UserAgent  string                 // default "licensefix/dev"
+	Transport  http.RoundTripper      // default a tuned *http.Transport
+}
 
 // Environment variables that name each Config field in error messages.
 const (

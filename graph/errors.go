@@ -9,12 +9,32 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/licensefix/licensefix/retry"
 )
+
+// Error is every failure Reprocess returns: an HTTP error response or a
+// transport failure (StatusCode 0, Err set).
+type Error struct {
+	StatusCode          int
+	Code                string // Graph error.code
+	Message             string // Graph error.message
+	RequestID           string
+	ClientRequestID     string
+	Date                time.Time
+	RetryAfter          time.Duration
+	HasRetryAfter       bool
+	ThrottleScope       string
+	ThrottleInformation string
+	// Diagnostic is x-ms-ags-diagnostic, which Microsoft support asks for.
+	Diagnostic string
+	Class      retry.Class
+	Err        error // transport cause, if any
+}
 
 // ErrAttemptTimeout is wrapped by the Transient *Error of a request that
 // ran out of its per-attempt time (Config.Timeout).

@@ -10,6 +10,19 @@ import (
 	"unicode/utf8"
 )
 
+// Raw is a received message as the decoder needs it, independent of any SDK.
+type Raw struct {
+	ContentType           string
+	ApplicationProperties map[string]any
+	Body                  []byte
+}
+
+// DecodeOptions tunes Decode. The zero value accepts any CloudEvent type.
+type DecodeOptions struct {
+	// CloudEventTypes, when non-empty, is the allow-list of CloudEvent types.
+	CloudEventTypes []string
+}
+
 // MaxTextLength is the longest value, in characters, accepted for the
 // optional free-text fields (correlationId, source, reason) and for the
 // CloudEvent attributes id, source, type and subject.

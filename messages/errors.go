@@ -1,6 +1,23 @@
 package messages
 
-import "strconv"
+import (
+	"fmt"
+	"strconv"
+)
+
+// InvalidError says why a message is invalid. It is the only error Decode
+// returns; Field names the offending field ("body", "userId", "tenantId",
+// "cloudEvents:type", ...). Problem is a short human sentence that never
+// echoes more than a bounded, sanitised excerpt of the input.
+type InvalidError struct {
+	Field   string
+	Problem string
+}
+
+// Error names the field and the problem.
+func (e *InvalidError) Error() string {
+	return fmt.Sprintf("invalid message: %s: %s", e.Field, e.Problem)
+}
 
 // Values of InvalidError.Field. In binary-mode CloudEvents the offending
 // application property is named with the canonical "cloudEvents:" prefix

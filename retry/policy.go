@@ -6,6 +6,18 @@ import (
 	"time"
 )
 
+// Policy is the retry policy for transient failures.
+type Policy struct {
+	// InitialInterval is the first backoff ceiling (LICENSEFIX_RETRY_INITIAL_INTERVAL, default 1s).
+	InitialInterval time.Duration
+	// MaxInterval caps every backoff ceiling (LICENSEFIX_RETRY_MAX_INTERVAL, default 60s).
+	MaxInterval time.Duration
+	// MaxElapsed is the retry budget per message (LICENSEFIX_MAX_RETRY_DURATION, default 10m).
+	MaxElapsed time.Duration
+	// Multiplier grows the ceiling per attempt (default 2).
+	Multiplier float64
+}
+
 // Defaults of [Policy], used by [DefaultPolicy] and [Policy.WithDefaults].
 const (
 	DefaultInitialInterval = time.Second

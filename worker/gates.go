@@ -154,8 +154,19 @@ func (g *gates) report(now time.Time, probe probeKind, key string, kind graph.Ki
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	defer g.broadcastLocked()
 	tr := noTransition
+	defer func() {
+		// Wake waiters only when this answer can let one of them go: a
+		// transition, a probe slot freed, a new Retry-After hold (intake
+		// must stop at once), or a rate still climbing in slow start. A
+		// plain success in the steady state changes nothing a waiter's
+		// own timer does not already cover, and waking every waiter on
+		// every answer was most of the worker's scheduling work.
+		if tr != noTransition || probe != noProbe || kind == graph.KindThrottled ||
+			(kind == 0 && g.limiter().Phase() == pacing.SlowStart) {
+			g.broadcastLocked()
+		}
+	}()
 	switch kind {
 	case 0, graph.KindNotFound, graph.KindRejected:
 		// Graph works: a success, or a verdict on one message.

@@ -310,6 +310,9 @@ func (w *Worker) noteLatency(d time.Duration) {
 // back (Retry-After, breaker, systemic pause) and fewer than heldLimit
 // messages are held. It returns how many to ask for.
 func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
+	// One look-again timer for the whole wait: every finished message
+	// wakes this loop, and a fresh timer each time is garbage.
+	var lookAgain <-chan time.Time
 	for {
 		now := w.clock.Now()
 		holding, changed := w.gates.holding(now)
@@ -326,7 +329,10 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 			timer = w.clock.After(until.Sub(now))
 		} else if !holding {
 			// The limit follows the rate: look again now and then.
-			timer = w.clock.After(250 * time.Millisecond)
+			if lookAgain == nil {
+				lookAgain = w.clock.After(250 * time.Millisecond)
+			}
+			timer = lookAgain
 		}
 		select {
 		case <-ctx.Done():
@@ -334,6 +340,9 @@ func (w *Worker) waitForRoom(ctx context.Context) (int, error) {
 		case <-changed:
 		case <-w.slotFreed:
 		case <-timer:
+			if timer == lookAgain {
+				lookAgain = nil
+			}
 		}
 	}
 }

@@ -70,6 +70,63 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
+// sample is the number of successful Graph calls at a time since start.
+type sample struct {
+	at   time.Duration
+	done int64
+}
+
+// curve is a drain's progress sampled every 200 ms.
+type curve []sample
+
+// firstAt is when at least k calls had succeeded.
+func (c curve) firstAt(k int64) time.Duration {
+	for _, s := range c {
+		if s.done >= k {
+			return s.at
+		}
+	}
+	return -1
+}
+
+// rateAt is the end of the first second-long window in which the success
+// rate reached r.
+func (c curve) rateAt(r float64) time.Duration {
+	for i := range c {
+		for j := i + 1; j < len(c); j++ {
+			if dt := c[j].at - c[i].at; dt >= time.Second {
+				if float64(c[j].done-c[i].done)/dt.Seconds() >= r {
+					return c[j].at
+				}
+				break
+			}
+		}
+	}
+	return -1
+}
+
+// steady is the success rate between the times the fractions lo and hi of
+// the final count had succeeded.
+func (c curve) steady(lo, hi float64) float64 {
+	if len(c) == 0 {
+		return 0
+	}
+	total := float64(c[len(c)-1].done)
+	var a, z *sample
+	for i := range c {
+		if a == nil && float64(c[i].done) >= lo*total {
+			a = &c[i]
+		}
+		if z == nil && float64(c[i].done) >= hi*total {
+			z = &c[i]
+		}
+	}
+	if a == nil || z == nil || z.at <= a.at {
+		return 0
+	}
+	return float64(z.done-a.done) / (z.at - a.at).Seconds()
+}
+
 // BenchmarkWorkerProcess runs `licensefix run` as its own process against
 // the in-process emulator holding a backlog of 10,000 messages and a Graph
 // simulator with 100 ms latency and no quota, and reports the worker
@@ -105,10 +162,13 @@ func BenchmarkWorkerProcess(b *testing.B) {
 		start := time.Now()
 		pid := cmd.Process.Pid
 		var peak int64
+		var progress curve
 		for {
 			time.Sleep(200 * time.Millisecond)
 			peak = max(peak, procStatus(pid, "VmHWM"))
-			if gs.QuotaStats().Succeeded >= n {
+			done := gs.QuotaStats().Succeeded
+			progress = append(progress, sample{time.Since(start), done})
+			if done >= n {
 				st, err := sb.QueueStats(sbemu.DefaultQueueName)
 				if err == nil && st.Active+st.Locked == 0 {
 					break
@@ -126,6 +186,8 @@ func BenchmarkWorkerProcess(b *testing.B) {
 		_ = gs.Close()
 		rate := float64(n) / elapsed.Seconds()
 		b.Logf("drained %d in %s: %.1f msgs/s, peak RSS %d KiB, CPU %s", n, elapsed.Round(time.Millisecond), rate, peak, cpu)
+		b.Logf("first success after %s, 90%% of the ideal rate after %s, steady %.1f msgs/s",
+			progress.firstAt(1), progress.rateAt(0.9*concurrency/latency.Seconds()), progress.steady(0.2, 0.8))
 		b.ReportMetric(rate/(concurrency/latency.Seconds()), "efficiency")
 		b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 		b.ReportMetric(float64(cpu.Microseconds())/n/1000, "cpu-ms/msg")
