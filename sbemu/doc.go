@@ -14,9 +14,9 @@
 // Link addresses and CBS audiences are taken in every form the SDKs send
 // (a bare entity path, a rooted one, or an sb://, amqp:// or amqps:// URI;
 // the host is never compared), and $cbs and $management requests are
-// settled before they are answered, which uamqp requires. Queues come from a Config that
-// mirrors the Config.json of Microsoft's emulator (LoadConfig, ParseConfig,
-// DefaultConfig).
+// settled before they are answered, which uamqp requires. Queues and topics
+// come from a Config that mirrors the Config.json of Microsoft's emulator
+// (LoadConfig, ParseConfig, DefaultConfig).
 //
 // What is served: SASL (ANONYMOUS, PLAIN, MSSBCBS, all accepted), CBS
 // put-token with SAS verification (and, when Options.TrustJWT is set, any
@@ -24,8 +24,12 @@
 // receive-and-delete receivers with complete, abandon, defer, dead-letter
 // and release, dead-letter subqueues, and the $management operations
 // renew-lock, peek-message, schedule-message, cancel-scheduled-message,
-// receive-by-sequence-number and update-disposition. Sessions and topics are
-// not supported; a Config asking for them is refused.
+// receive-by-sequence-number and update-disposition. Topics fan each
+// message out to their subscriptions by the subscriptions' rules
+// (correlation and SQL filters, SQL actions); each subscription is a queue of
+// its own, with its own dead-letter queue, for everything above. Sessions
+// are not supported: a Config asking for them is refused, and so is a
+// session receiver.
 //
 // Locks belong to the queue, not to the link or connection that took them:
 // when a receiver link detaches or its session or connection ends, its

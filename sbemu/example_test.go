@@ -88,3 +88,62 @@ func ExampleParseConfig() {
 	// license-fixed 30s 5
 	// sbemu: config: UserConfig.Namespaces[0].Queues[0].Properties.RequiresSession: sessions are not supported by this emulator
 }
+
+// ExampleNewServer_topic sends to a topic and receives the copy a
+// subscription's correlation rule selected.
+func ExampleNewServer_topic() {
+	cfg, err := sbemu.ParseConfig([]byte(`{"UserConfig": {"Namespaces": [{
+	  "Name": "sbemulatorns",
+	  "Queues": [],
+	  "Topics": [{
+	    "Name": "orders",
+	    "Subscriptions": [
+	      {"Name": "everything"},
+	      {"Name": "eu", "Rules": [{"Name": "eu-only", "Properties": {
+	        "FilterType": "Correlation", "CorrelationFilter": {"Properties": {"region": "eu"}}}}]}
+	    ]
+	  }]
+	}]}}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := sbemu.NewServer(&sbemu.Options{Config: cfg})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer client.Close(ctx)
+	sender, err := client.NewSender("orders", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, region := range []string{"us", "eu"} {
+		msg := &azservicebus.Message{Body: []byte("order from " + region), ApplicationProperties: map[string]any{"region": region}}
+		if err := sender.SendMessage(ctx, msg, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	receiver, err := client.NewReceiverForSubscription("orders", "eu", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	msgs, err := receiver.ReceiveMessages(ctx, 1, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(string(msgs[0].Body))
+	if err := receiver.CompleteMessage(ctx, msgs[0], nil); err != nil {
+		log.Fatal(err)
+	}
+	st, _ := srv.QueueStats("orders/Subscriptions/everything")
+	fmt.Println("everything holds", st.Active)
+	// Output:
+	// order from eu
+	// everything holds 2
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -55,6 +56,7 @@ var nodeChecks = []string{
 
 const (
 	nodeQueueBase = "nodeconf"
+	nodeTopicBase = "nodetopic"
 	goToNodeQueue = "interop-go-to-node"
 	nodeToGoQueue = "interop-node-to-go"
 	// interopWhen is the timestamp property both directions carry.
@@ -89,8 +91,9 @@ func interopLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
-// nodeConfig has one queue per Node check plus the two interop queues.
-func nodeConfig() *sbemu.Config {
+// nodeConfig has one queue per Node check plus the two interop queues, and
+// one topic per topic check.
+func nodeConfig(t *testing.T) *sbemu.Config {
 	cfg := sbemu.DefaultConfig()
 	ns := &cfg.UserConfig.Namespaces[0]
 	props := sbemu.QueueProperties{LockDuration: sbemu.Duration(time.Minute), MaxDeliveryCount: 10}
@@ -108,6 +111,7 @@ func nodeConfig() *sbemu.Config {
 		sbemu.Queue{Name: goToNodeQueue, Properties: props},
 		sbemu.Queue{Name: nodeToGoQueue, Properties: props},
 	)
+	addInteropTopics(t, cfg, nodeTopicBase)
 	return cfg
 }
 
@@ -119,7 +123,7 @@ func TestNodeSDKConformance(t *testing.T) {
 	t.Parallel()
 	node := requireNode(t)
 
-	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: nodeConfig(), Logger: interopLogger()})
+	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: nodeConfig(t), Logger: interopLogger()})
 	require.NoError(t, err)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -128,7 +132,7 @@ func TestNodeSDKConformance(t *testing.T) {
 	sendGoToScript(ctx, t, newGoClient(t, srv), goToNodeQueue, "go-to-node-1")
 
 	results, stderr := runNodeConformance(ctx, t, node, srv)
-	reportInteropResults(t, "conformance.mjs", results, nodeChecks, stderr)
+	reportInteropResults(t, "conformance.mjs", results, append(slices.Clone(nodeChecks), interopTopicChecks...), stderr)
 
 	// A new client: the fault checks dropped the first one's connection.
 	client := newGoClient(t, srv)
@@ -164,6 +168,7 @@ func runNodeConformance(ctx context.Context, t *testing.T, node string, srv *sbe
 	cmd.Env = append(os.Environ(),
 		"SERVICEBUS_CONNECTION_STRING="+srv.ConnectionString(),
 		"SERVICEBUS_QUEUE="+nodeQueueBase,
+		"SERVICEBUS_TOPIC="+nodeTopicBase,
 		"SERVICEBUS_QUEUE_PER_CHECK=true",
 		"INTEROP_FROM_GO_QUEUE="+goToNodeQueue,
 		"INTEROP_TO_GO_QUEUE="+nodeToGoQueue,

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -62,6 +63,7 @@ var pythonChecks = []string{
 
 const (
 	pythonQueueBase        = "pyconf"
+	pythonTopicBase        = "pytopic"
 	goToPythonQueue        = "interop-go-to-python"
 	pythonToGoQueue        = "interop-python-to-go"
 	pythonMaxDeliveryCount = 3
@@ -88,8 +90,9 @@ func requirePython(t *testing.T) {
 	t.Logf("azure-servicebus and uamqp versions: %s", strings.TrimSpace(string(out)))
 }
 
-// pythonConfig has one queue per Python check plus the two interop queues.
-func pythonConfig() *sbemu.Config {
+// pythonConfig has one queue per Python check plus the two interop queues,
+// and one topic per topic check.
+func pythonConfig(t *testing.T) *sbemu.Config {
 	cfg := sbemu.DefaultConfig()
 	ns := &cfg.UserConfig.Namespaces[0]
 	props := sbemu.QueueProperties{LockDuration: sbemu.Duration(time.Minute), MaxDeliveryCount: 10}
@@ -107,6 +110,7 @@ func pythonConfig() *sbemu.Config {
 		sbemu.Queue{Name: goToPythonQueue, Properties: props},
 		sbemu.Queue{Name: pythonToGoQueue, Properties: props},
 	)
+	addInteropTopics(t, cfg, pythonTopicBase)
 	return cfg
 }
 
@@ -162,7 +166,7 @@ func TestPythonSDKConformance(t *testing.T) {
 	t.Parallel()
 	requirePython(t)
 	certFile := filepath.Join(t.TempDir(), "sbemu-ca.pem")
-	srv := newTLSServerOn5671(t, pythonConfig(), certFile)
+	srv := newTLSServerOn5671(t, pythonConfig(t), certFile)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -177,6 +181,7 @@ func TestPythonSDKConformance(t *testing.T) {
 		"SERVICEBUS_CONNECTION_STRING="+srv.TLSConnectionString(),
 		"SERVICEBUS_CA_FILE="+certFile,
 		"SERVICEBUS_QUEUE="+pythonQueueBase,
+		"SERVICEBUS_TOPIC="+pythonTopicBase,
 		"SERVICEBUS_QUEUE_PER_CHECK=true",
 		"INTEROP_FROM_GO_QUEUE="+goToPythonQueue,
 		"INTEROP_TO_GO_QUEUE="+pythonToGoQueue,
@@ -186,7 +191,7 @@ func TestPythonSDKConformance(t *testing.T) {
 		"PYTHONDONTWRITEBYTECODE=1",
 	)
 	results, stderr := runInteropScript(t, runCtx, srv, "conformance.py", cmd)
-	reportInteropResults(t, "conformance.py", results, pythonChecks, stderr)
+	reportInteropResults(t, "conformance.py", results, append(slices.Clone(pythonChecks), interopTopicChecks...), stderr)
 
 	// A new client: the fault checks dropped the first one's connection.
 	client := newGoClient(t, srv)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +275,35 @@ func receiveScriptToGo(ctx context.Context, t *testing.T, client *azservicebus.C
 	}
 	assert.Equal(t, want, normalizeTimes(m.ApplicationProperties), why)
 	require.NoError(t, receiver.CompleteMessage(ctx, m, nil))
+}
+
+// interopTopicChecks are the topic checks both scripts must report, the
+// same rows as TestConformanceEmulatorTopics. Check NAME runs on its own
+// topic "<base>-NAME", laid out as testdata/topics.json.
+var interopTopicChecks = []string{
+	"topic-send-reaches-matching-subscriptions",
+	"topic-sql-filter-and-evaluation-error",
+	"topic-sql-action-changes-the-copy",
+	"topic-subscriptions-settle-independently",
+	"topic-subscription-dead-letter-queue",
+	"topic-subscription-management-peek-renew-defer",
+	"topic-schedule-reaches-subscriptions-when-due",
+	"topic-duplicate-detection",
+	"topic-wrong-direction-refused",
+	"topic-session-receiver-refused",
+}
+
+// addInteropTopics adds one topic per topic check to cfg, each a copy of
+// the topic of testdata/topics.json named "<base>-<check>".
+func addInteropTopics(t *testing.T, cfg *sbemu.Config, base string) {
+	t.Helper()
+	layout, err := sbemu.LoadConfig(filepath.Join("testdata", "topics.json"))
+	require.NoError(t, err)
+	ns := &cfg.UserConfig.Namespaces[0]
+	for _, name := range interopTopicChecks {
+		tp := layout.UserConfig.Namespaces[0].Topics[0]
+		tp.Name = base + "-" + name
+		ns.Topics = append(ns.Topics, tp)
+	}
+	require.NoError(t, cfg.Validate())
 }

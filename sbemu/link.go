@@ -23,7 +23,7 @@ const (
 type linkKind int
 
 const (
-	kindEntity     linkKind = iota // a queue or dead-letter queue
+	kindEntity     linkKind = iota // a queue, topic, subscription or dead-letter queue
 	kindCBS                        // $cbs request or reply link
 	kindManagement                 // <entity>/$management request or reply link
 )
@@ -218,6 +218,10 @@ var (
 	errUnauthorized   = errors.New("no valid CBS token covers this entity")
 	errSendToSubqueue = errors.New("cannot send to a dead-letter queue")
 	errNoAddress      = errors.New("link has no address")
+	// errSendToSubscription and errReceiveFromTopic: a topic is sent to and
+	// its subscriptions are received from, never the other way round.
+	errSendToSubscription = errors.New("cannot send to a subscription: send to its topic")
+	errReceiveFromTopic   = errors.New("cannot receive from a topic: receive from one of its subscriptions (<topic>/Subscriptions/<name>)")
 	// errSessionsUnsupported refuses session receivers.
 	errSessionsUnsupported = errors.New("sessions are not supported by this emulator")
 )
@@ -251,8 +255,16 @@ func (l *link) resolve() error {
 		return err
 	}
 	l.queue = q
-	if l.kind == kindEntity && l.role == amqp.RoleSender && q.DeadLetterQueue() == nil {
-		return errSendToSubqueue
+	if l.kind == kindEntity && l.role == amqp.RoleSender {
+		switch {
+		case q.IsDeadLetterQueue():
+			return errSendToSubqueue
+		case q.Topic() != nil:
+			return errSendToSubscription
+		}
+	}
+	if l.kind == kindEntity && l.role == amqp.RoleReceiver && q.IsTopic() {
+		return errReceiveFromTopic
 	}
 	return nil
 }
@@ -295,7 +307,8 @@ func (l *link) attachError(err error) *amqp.Error {
 		return amqpErr(condUnauthorized, err.Error())
 	case errors.Is(err, broker.ErrEntityNotFound):
 		return amqpErr(condNotFound, entityNotFound(l.path))
-	case errors.Is(err, errSendToSubqueue), errors.Is(err, errNoAddress), errors.Is(err, errSessionsUnsupported):
+	case errors.Is(err, errSendToSubqueue), errors.Is(err, errNoAddress), errors.Is(err, errSessionsUnsupported),
+		errors.Is(err, errSendToSubscription), errors.Is(err, errReceiveFromTopic):
 		// not-allowed is fatal in the SDKs: they surface it instead of retrying.
 		return amqpErr(condNotAllowed, err.Error())
 	}

@@ -83,6 +83,9 @@ func errorResponse(err error) rpcResponse {
 		return rpcResponse{status: statusNotFound, desc: "a requested message was not found in the expected state", condition: condMessageNotFound}
 	case errors.Is(err, broker.ErrEntityNotFound):
 		return rpcResponse{status: statusNotFound, desc: entityNotFound("(unknown)"), condition: condNotFound}
+	case errors.Is(err, broker.ErrNotSupported):
+		// Scheduling on a subscription or a dead-letter queue: messages are sent to a topic or queue.
+		return rpcResponse{status: statusBadRequest, desc: "the operation is not supported on this entity", condition: condNotAllowed}
 	}
 	return rpcResponse{status: statusInternal, desc: "internal error", condition: condInternal}
 }

@@ -182,7 +182,11 @@ func NewServer(opts *Options) (*Server, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	b, err := broker.New(o.Clock, o.Config.queueConfigs())
+	queues, topics, err := o.Config.brokerConfigs()
+	if err != nil {
+		return nil, err
+	}
+	b, err := broker.NewWithTopics(o.Clock, queues, topics)
 	if err != nil {
 		return nil, fmt.Errorf("sbemu: %w", err)
 	}
@@ -420,8 +424,9 @@ func (s *Server) snapshotConns() []*conn {
 	return out
 }
 
-// QueueStats returns the message counts of an entity ("q1" or
-// "q1/$DeadLetterQueue").
+// QueueStats returns the message counts of an entity: a queue ("q1"), a
+// subscription ("t1/Subscriptions/s1"), either's dead-letter queue
+// ("q1/$DeadLetterQueue") or a topic (whose only messages are scheduled ones).
 func (s *Server) QueueStats(entity string) (Stats, error) {
 	q, err := s.broker.Entity(entity)
 	if err != nil {

@@ -22,7 +22,7 @@ func runEmulator(ctx context.Context, e *Env, args []string) error {
 	s.String(&tlsCert, "tls-cert", "LICENSEFIX_EMULATOR_TLS_CERT", "", "PEM certificate (chain) of the TLS listener; empty = generate a self-signed one")
 	s.String(&tlsKey, "tls-key", "LICENSEFIX_EMULATOR_TLS_KEY", "", "PEM private key of --tls-cert")
 	s.String(&tlsCertOut, "tls-cert-out", "LICENSEFIX_EMULATOR_TLS_CERT_OUT", "", "file to write the generated self-signed certificate to, for clients to trust (required when generating)")
-	s.String(&configPath, "config", "LICENSEFIX_EMULATOR_CONFIG", "", "Config.json in Microsoft's emulator format; empty = one queue license-fixed")
+	s.String(&configPath, "config", "LICENSEFIX_EMULATOR_CONFIG", "", "Config.json in Microsoft's emulator format (queues; topics with subscriptions and rules); empty = one queue license-fixed")
 	s.String(&keyName, "key-name", "LICENSEFIX_EMULATOR_KEY_NAME", sbemu.DefaultKeyName, "shared access key name accepted in SAS tokens")
 	s.Secret(&key, "key", "LICENSEFIX_EMULATOR_KEY", "shared access key (default SAS_KEY_VALUE, as Microsoft's emulator)")
 	s.Bool(&trustJWT, "trust-jwt", "LICENSEFIX_EMULATOR_TRUST_JWT", false, "accept Entra ID (jwt) CBS tokens without checking them")

@@ -123,6 +123,15 @@ func TestEmulatorSubcommandConfigFile(t *testing.T) {
 	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, errOut, "LICENSEFIX_EMULATOR_CONFIG")
 	assert.Contains(t, errOut, "LockDuration")
+
+	// A rule that does not parse stops start-up, naming topic, subscription and rule.
+	badRule := filepath.Join(dir, "bad-rule.json")
+	require.NoError(t, os.WriteFile(badRule, []byte(`{"UserConfig":{"Namespaces":[{"Name":"sbemulatorns","Queues":[],"Topics":[{"Name":"orders",`+
+		`"Subscriptions":[{"Name":"eu","Rules":[{"Name":"by-region","Properties":{"FilterType":"Sql","SqlFilter":{"SqlExpression":"region = = 'eu'"}}}]}]}]}],"Logging":{"Type":"File"}}}`), 0o600))
+	code, _, errOut = runCLI(t, nil, "emulator", "--listen", "127.0.0.1:0", "--config", badRule)
+	assert.Equal(t, ExitUsage, code)
+	assert.Contains(t, errOut, "LICENSEFIX_EMULATOR_CONFIG")
+	assert.Contains(t, errOut, `topic "orders", subscription "eu", rule "by-region"`)
 }
 
 func TestGraphsimSubcommandServesTheDemoScenario(t *testing.T) {

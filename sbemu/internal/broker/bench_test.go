@@ -76,3 +76,54 @@ func BenchmarkPeek(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkTopicFanOut measures one send to a topic with five subscriptions
+// (one takes everything, four route through a Router that accepts half the
+// messages), and receiving and completing every copy.
+func BenchmarkTopicFanOut(b *testing.B) {
+	half := routeFunc(func(m Message) ([]Message, error) {
+		if m.Size%2 == 0 {
+			return []Message{m}, nil
+		}
+		return nil, nil
+	})
+	subs := []SubscriptionConfig{{QueueConfig: QueueConfig{Name: "all"}}}
+	for _, name := range []string{"r1", "r2", "r3", "r4"} {
+		subs = append(subs, SubscriptionConfig{QueueConfig: QueueConfig{Name: name}, Router: half})
+	}
+	br, err := NewWithTopics(SystemClock{}, nil, []TopicConfig{{Name: "t", Subscriptions: subs}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	topic, err := br.Entity("t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var queues []*Queue
+	for _, s := range subs {
+		q, err := br.Entity("t/Subscriptions/" + s.Name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		queues = append(queues, q)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := topic.Send([]Message{{MessageID: "m", Size: i, Payload: []byte("payload")}}); err != nil {
+			b.Fatal(err)
+		}
+		for _, q := range queues {
+			for {
+				rec, ok := q.Receive(PeekLock)
+				if !ok {
+					break
+				}
+				if err := q.Complete(rec.LockToken); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	crand "crypto/rand"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -27,9 +28,9 @@ type Broker struct {
 	clock Clock
 
 	mu     sync.Mutex
-	queues []*Queue          // top-level queues in config order
+	queues []*Queue          // queues, topics and subscriptions in config order
 	all    []*Queue          // every queue and dead-letter subqueue
-	byName map[string]*Queue // lower-cased name -> top-level queue
+	byName map[string]*Queue // lower-cased entity path -> queue, topic or subscription
 	rng    *rand.ChaCha8     // lock tokens; guarded by mu
 }
 
@@ -41,6 +42,14 @@ type Broker struct {
 // case-insensitively, as Service Bus does. A chain of ForwardTo settings that
 // loops back on itself is rejected.
 func New(clock Clock, queues []QueueConfig) (*Broker, error) {
+	return NewWithTopics(clock, queues, nil)
+}
+
+// NewWithTopics is New with topics as well. Queues and topics share one
+// name space; a subscription is the entity "<topic>/Subscriptions/<name>".
+// ForwardTo and ForwardDeadLetteredMessagesTo may name a queue or a topic,
+// never a subscription; a loop through forwards and topics is rejected.
+func NewWithTopics(clock Clock, queues []QueueConfig, topics []TopicConfig) (*Broker, error) {
 	if clock == nil {
 		clock = SystemClock{}
 	}
@@ -52,40 +61,125 @@ func New(clock Clock, queues []QueueConfig) (*Broker, error) {
 		rng:    rand.NewChaCha8(seed),
 	}
 	for _, cfg := range queues {
-		cfg, err := withDefaults(cfg)
-		if err != nil {
+		if _, err := b.addQueue(cfg, cfg.Name, "queue"); err != nil {
 			return nil, err
 		}
-		key := strings.ToLower(cfg.Name)
-		if _, dup := b.byName[key]; dup {
-			return nil, fmt.Errorf("queue %q: Name is used by another queue", cfg.Name)
+	}
+	for _, tc := range topics {
+		if err := b.addTopic(tc); err != nil {
+			return nil, err
 		}
-		q := newQueue(b, cfg, cfg.Name, false)
-		q.dlq = newQueue(b, QueueConfig{
-			Name:             cfg.Name + DeadLetterQueueSuffix,
-			LockDuration:     cfg.LockDuration,
-			MaxDeliveryCount: cfg.MaxDeliveryCount,
-		}, cfg.Name+DeadLetterQueueSuffix, true)
-		q.dlq.parent = q
-		b.byName[key] = q
-		b.queues = append(b.queues, q)
-		b.all = append(b.all, q, q.dlq)
 	}
 	for _, q := range b.queues {
 		if err := b.linkForwards(q); err != nil {
 			return nil, err
 		}
 	}
-	for _, q := range b.queues {
-		seen := map[*Queue]bool{q: true}
-		for t := q.fwd; t != nil; t = t.fwd {
-			if seen[t] {
-				return nil, fmt.Errorf("queue %q: ForwardTo chain loops back through %q", q.name, t.name)
-			}
-			seen[t] = true
-		}
+	if err := b.checkLoops(); err != nil {
+		return nil, err
 	}
 	return b, nil
+}
+
+// addQueue creates a queue (or a subscription, at path) and its dead-letter subqueue.
+func (b *Broker) addQueue(cfg QueueConfig, path, kind string) (*Queue, error) {
+	cfg, err := withDefaults(cfg)
+	if err != nil {
+		return nil, err
+	}
+	key := strings.ToLower(path)
+	if _, dup := b.byName[key]; dup {
+		return nil, fmt.Errorf("%s %q: Name is used by another queue or topic", kind, path)
+	}
+	q := newQueue(b, cfg, path, false)
+	q.dlq = newQueue(b, QueueConfig{
+		Name:             path + DeadLetterQueueSuffix,
+		LockDuration:     cfg.LockDuration,
+		MaxDeliveryCount: cfg.MaxDeliveryCount,
+	}, path+DeadLetterQueueSuffix, true)
+	q.dlq.parent = q
+	b.byName[key] = q
+	b.queues = append(b.queues, q)
+	b.all = append(b.all, q, q.dlq)
+	return q, nil
+}
+
+// addTopic creates a topic and its subscriptions. The topic is swept before
+// its subscriptions, so that a scheduled message fanned out by a sweep is
+// in them before they are swept.
+func (b *Broker) addTopic(tc TopicConfig) error {
+	cfg, err := withDefaults(QueueConfig{
+		Name:                       tc.Name,
+		DefaultMessageTimeToLive:   tc.DefaultMessageTimeToLive,
+		RequiresDuplicateDetection: tc.RequiresDuplicateDetection,
+		DuplicateDetectionWindow:   tc.DuplicateDetectionWindow,
+	})
+	if err != nil {
+		return fmt.Errorf("topic %w", err)
+	}
+	key := strings.ToLower(tc.Name)
+	if _, dup := b.byName[key]; dup {
+		return fmt.Errorf("topic %q: Name is used by another queue or topic", tc.Name)
+	}
+	if strings.Contains(tc.Name, "/") {
+		return fmt.Errorf("topic %q: Name must not contain /", tc.Name)
+	}
+	t := newQueue(b, cfg, tc.Name, false)
+	t.isTopic = true
+	b.byName[key] = t
+	b.queues = append(b.queues, t)
+	b.all = append(b.all, t)
+	for _, sc := range tc.Subscriptions {
+		if sc.RequiresDuplicateDetection {
+			return fmt.Errorf("subscription %q of topic %q: duplicate detection is the topic's", sc.Name, tc.Name)
+		}
+		if sc.Name == "" || strings.Contains(sc.Name, "/") {
+			return fmt.Errorf("subscription %q of topic %q: Name must be non-empty and have no /", sc.Name, tc.Name)
+		}
+		s, err := b.addQueue(sc.QueueConfig, tc.Name+SubscriptionsSegment+sc.Name, "subscription")
+		if err != nil {
+			return err
+		}
+		s.topic = t
+		s.router = sc.Router
+		t.subs = append(t.subs, s)
+	}
+	return nil
+}
+
+// checkLoops rejects a cycle in the graph whose edges are ForwardTo and
+// topic-to-subscription: a message sent into one would never come to rest.
+func (b *Broker) checkLoops() error {
+	done := map[*Queue]bool{} // no cycle reachable from these
+	for _, root := range b.queues {
+		onPath := map[*Queue]bool{}
+		var visit func(q *Queue) *Queue
+		visit = func(q *Queue) *Queue {
+			if onPath[q] {
+				return q
+			}
+			if done[q] {
+				return nil
+			}
+			onPath[q] = true
+			next := q.subs
+			if q.fwd != nil {
+				next = append(slices.Clone(next), q.fwd)
+			}
+			for _, n := range next {
+				if back := visit(n); back != nil {
+					return back
+				}
+			}
+			onPath[q] = false
+			done[q] = true
+			return nil
+		}
+		if back := visit(root); back != nil {
+			return fmt.Errorf("queue %q: ForwardTo chain loops back through %q", root.name, back.name)
+		}
+	}
+	return nil
 }
 
 // withDefaults fills in defaults and checks the ranges of one config.
@@ -134,6 +228,9 @@ func (b *Broker) linkForwards(q *Queue) error {
 		if t == q {
 			return nil, fmt.Errorf("queue %q: %s must not name the queue itself", q.name, field)
 		}
+		if t.topic != nil {
+			return nil, fmt.Errorf("queue %q: %s must not name a subscription (%q)", q.name, field, target)
+		}
 		return t, nil
 	}
 	var err error
@@ -150,7 +247,9 @@ func hasDLQSuffix(path string) bool {
 }
 
 // Entity resolves "name" or "name/$DeadLetterQueue" (the suffix matched
-// case-insensitively). Unknown paths return ErrEntityNotFound.
+// case-insensitively), where name is a queue, a topic or
+// "<topic>/Subscriptions/<sub>". Unknown paths (a topic has no dead-letter
+// queue) return ErrEntityNotFound.
 func (b *Broker) Entity(path string) (*Queue, error) {
 	dlq := hasDLQSuffix(path)
 	name := path
@@ -162,12 +261,16 @@ func (b *Broker) Entity(path string) (*Queue, error) {
 		return nil, fmt.Errorf("%w: %q", ErrEntityNotFound, path)
 	}
 	if dlq {
+		if q.dlq == nil {
+			return nil, fmt.Errorf("%w: %q", ErrEntityNotFound, path)
+		}
 		return q.dlq, nil
 	}
 	return q, nil
 }
 
-// Queues returns the top-level queues in config order.
+// Queues returns the queues, topics and subscriptions in config order
+// (each topic followed by its subscriptions).
 func (b *Broker) Queues() []*Queue {
 	out := make([]*Queue, len(b.queues))
 	copy(out, b.queues)

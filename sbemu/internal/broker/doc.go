@@ -1,7 +1,10 @@
 // Package broker is the Service Bus emulator's queue state machine: queues,
 // their dead-letter subqueues, sequence numbers, peek-lock, settlement,
 // deferral, scheduling, time to live, duplicate detection and
-// auto-forwarding, with the semantics of Azure Service Bus.
+// auto-forwarding, with the semantics of Azure Service Bus. A topic is a
+// fan-out router in front of its subscriptions, each of which is a queue of
+// its own; which messages a subscription takes is decided by a [Router]
+// the caller supplies, so the broker never looks inside a message.
 //
 // The broker does no I/O and starts no goroutines. Time comes from an
 // injected [Clock]; everything that falls due (lock expiry, scheduled

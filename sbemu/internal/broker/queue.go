@@ -49,7 +49,7 @@ type seenID struct {
 	at time.Time
 }
 
-// Queue is a queue or a dead-letter subqueue.
+// Queue is a queue, a dead-letter subqueue, a topic or a subscription.
 type Queue struct {
 	b      *Broker
 	cfg    QueueConfig
@@ -59,6 +59,11 @@ type Queue struct {
 	parent *Queue // the queue a dead-letter subqueue belongs to
 	fwd    *Queue // ForwardTo target
 	dlFwd  *Queue // ForwardDeadLetteredMessagesTo target
+
+	isTopic bool     // a topic: stores only scheduled messages, fans out the rest
+	subs    []*Queue // a topic's subscriptions, in config order
+	topic   *Queue   // the topic a subscription belongs to
+	router  Router   // a subscription's rules; nil = every message
 
 	// Everything below is guarded by b.mu.
 	nextSeq    int64
@@ -99,8 +104,17 @@ func (q *Queue) Name() string { return q.name }
 // duration and max delivery count (which it never enforces).
 func (q *Queue) Config() QueueConfig { return q.cfg }
 
-// DeadLetterQueue returns the subqueue, or nil when q is itself one.
+// DeadLetterQueue returns the subqueue, or nil when q is itself one or a topic.
 func (q *Queue) DeadLetterQueue() *Queue { return q.dlq }
+
+// IsDeadLetterQueue reports whether q is a dead-letter subqueue.
+func (q *Queue) IsDeadLetterQueue() bool { return q.isDLQ }
+
+// IsTopic reports whether q is a topic (send only; receive from its subscriptions).
+func (q *Queue) IsTopic() bool { return q.isTopic }
+
+// Topic returns the topic of a subscription, or nil when q is not one.
+func (q *Queue) Topic() *Queue { return q.topic }
 
 // Send enqueues messages in order and returns their sequence numbers. With
 // duplicate detection on, a message whose MessageID was seen within the
@@ -108,9 +122,15 @@ func (q *Queue) DeadLetterQueue() *Queue { return q.dlq }
 // future ScheduledEnqueueTime become scheduled. ForwardTo is honoured.
 //
 // A forwarded message's sequence number is the one it got in the queue it
-// landed in. Sending to a dead-letter subqueue fails with ErrNotSupported.
+// landed in. Sending to a dead-letter subqueue or to a subscription fails
+// with ErrNotSupported.
+//
+// Sending to a topic gives each message a sequence number of the topic's
+// (the one Schedule returns, for CancelScheduled) and copies it into each
+// subscription whose Router accepts it, where it gets that subscription's
+// next sequence number; a scheduled message waits in the topic until due.
 func (q *Queue) Send(msgs []Message) ([]int64, error) {
-	if q.isDLQ {
+	if q.isDLQ || q.topic != nil {
 		return nil, fmt.Errorf("%w: send to %q", ErrNotSupported, q.name)
 	}
 	q.b.mu.Lock()
@@ -376,6 +396,12 @@ func (q *Queue) enqueue(m Message, props []Property, now time.Time) int64 {
 		}
 		t = t.fwd
 	}
+	if t.isTopic && !m.ScheduledEnqueueTime.After(now) {
+		seq := t.nextSeq
+		t.nextSeq++
+		t.fanOut(m, props, now)
+		return seq
+	}
 	e := &entry{msg: m, props: slices.Clone(props), enqueued: now, scheduled: m.ScheduledEnqueueTime}
 	if m.ScheduledEnqueueTime.After(now) {
 		e.state = StateScheduled
@@ -386,6 +412,33 @@ func (q *Queue) enqueue(m Message, props []Property, now time.Time) int64 {
 	}
 	t.insert(e)
 	return e.seq
+}
+
+// fanOut copies m, sent to topic t now, into each subscription its router
+// accepts. The topic's DefaultMessageTimeToLive caps the copies' time to
+// live; each subscription's then applies as well. A router error
+// dead-letters m in that subscription's own dead-letter queue (never
+// forwarded: the same message would fail the same way wherever
+// ForwardDeadLetteredMessagesTo led back).
+func (t *Queue) fanOut(m Message, props []Property, now time.Time) {
+	if ttl := t.effectiveTTL(m.TimeToLive); ttl > 0 {
+		m.TimeToLive = ttl
+	}
+	for _, s := range t.subs {
+		copies := []Message{m}
+		if s.router != nil {
+			var err error
+			if copies, err = s.router.Route(m); err != nil {
+				e := &entry{msg: m, enqueued: now, scheduled: m.ScheduledEnqueueTime,
+					props: setProps(slices.Clone(props), deadLetterProps(ReasonFilterEvaluation, err.Error(), nil))}
+				s.storeDead(e)
+				continue
+			}
+		}
+		for _, c := range copies {
+			s.enqueue(c, props, now)
+		}
+	}
 }
 
 // effectiveTTL is the smaller of the message's and the queue's positive TTLs, or 0.
@@ -527,6 +580,11 @@ func (q *Queue) deadLetter(e *entry, reason, description string, props []Propert
 		q.dlFwd.enqueue(e.msg, e.props, now)
 		return
 	}
+	q.storeDead(e)
+}
+
+// storeDead puts a copy of e, with its properties, into q's dead-letter queue.
+func (q *Queue) storeDead(e *entry) {
 	d := &entry{
 		msg:       e.msg,
 		enqueued:  e.enqueued,
@@ -546,6 +604,16 @@ func (q *Queue) sweep(now time.Time) {
 		switch {
 		case e.locked:
 			q.failDelivery(e, now)
+		case e.state == StateScheduled && q.isTopic:
+			q.remove(e)
+			m := e.msg
+			if !e.expiresAt.IsZero() {
+				m.TimeToLive = e.expiresAt.Sub(now) // what is left of it
+				if m.TimeToLive <= 0 {
+					continue // expired before it was due
+				}
+			}
+			q.fanOut(m, e.props, now)
 		case e.state == StateScheduled:
 			q.nScheduled--
 			e.state = StateActive

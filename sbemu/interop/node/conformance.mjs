@@ -12,6 +12,13 @@
 //                                 there for the Go test to read
 //   SERVICEBUS_MAX_DELIVERY_COUNT if set, check "max-delivery-dead-letter" expects
 //                                 exactly that many deliveries (the queue's MaxDeliveryCount)
+//   SERVICEBUS_TOPIC              if set, the topic checks (topic-*) use this topic
+//                                 ("<SERVICEBUS_TOPIC>-NAME" with SERVICEBUS_QUEUE_PER_CHECK),
+//                                 laid out as sbemu/testdata/topics.json: subscriptions
+//                                 "all" (no rule, MaxDeliveryCount 3), "corr" (correlation
+//                                 rule: subject "orders", region "eu"), "sql" (subject "orders"
+//                                 and qty > 10), "action" (region "eu"; sets to and stage,
+//                                 removes region), "none" (matches nothing)
 //   CHECKS                        optional comma-separated list of checks to run
 //
 // With one shared queue, start with it empty: checks that pass leave it empty,
@@ -40,6 +47,7 @@ const { ServiceBusClient, isServiceBusError } = await import("@azure/service-bus
 
 const connectionString = process.env.SERVICEBUS_CONNECTION_STRING ?? "";
 const baseQueue = process.env.SERVICEBUS_QUEUE ?? "";
+const baseTopic = process.env.SERVICEBUS_TOPIC ?? "";
 const perCheck = process.env.SERVICEBUS_QUEUE_PER_CHECK === "true";
 const fromGoQueue = process.env.INTEROP_FROM_GO_QUEUE ?? "";
 const toGoQueue = process.env.INTEROP_TO_GO_QUEUE ?? "";
@@ -143,6 +151,10 @@ async function withClients(queue, fn) {
 const checks = [];
 function check(name, fn) {
   checks.push({ name, fn });
+}
+// topicCheck registers a check that gets a topic instead of a queue.
+function topicCheck(name, fn) {
+  checks.push({ name, fn, topic: true });
 }
 
 check("send-receive-complete", async (q) =>
@@ -673,6 +685,244 @@ check("wrong-key-unauthorized", async (q) => {
   }
 });
 
+// ---------------------------------------------------------------- topic checks
+
+// withTopic opens senders and subscription receivers on one topic and
+// closes them all.
+async function withTopic(topic, fn) {
+  const closers = [];
+  const open = {
+    sender: (entity = topic) => {
+      const s = client.createSender(entity);
+      closers.push(() => s.close());
+      return s;
+    },
+    receiver: (sub, options) => {
+      const r = client.createReceiver(topic, sub, options);
+      closers.push(() => r.close());
+      return r;
+    },
+  };
+  try {
+    return await fn(open);
+  } finally {
+    for (const close of closers.reverse()) {
+      await close().catch(() => {});
+    }
+  }
+}
+
+// euOrder matches subscription "corr"; usOrder and plainMessage do not.
+const euOrder = (id) => ({ body: id, messageId: id, subject: "orders", applicationProperties: { region: "eu" } });
+const usOrder = (id) => ({ body: id, messageId: id, subject: "orders", applicationProperties: { region: "us" } });
+const plainMessage = (id) => ({ body: id, messageId: id });
+
+async function peekCount(receiver) {
+  return (await receiver.peekMessages(10)).length;
+}
+
+async function refusal(fn) {
+  try {
+    await fn();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+if (baseTopic !== "") {
+  topicCheck("topic-send-reaches-matching-subscriptions", async (t) =>
+    withTopic(t, async (open) => {
+      await open.sender().sendMessages([euOrder("eu-1"), usOrder("us-1"), plainMessage("plain-1")]);
+      const all = await receiveExactly(open.receiver("all", { receiveMode: "receiveAndDelete" }), 3);
+      assertEqual(all.map((m) => m.messageId).join(","), "eu-1,us-1,plain-1", "messages in subscription all (no rule)");
+      assertEqual(all.map((m) => seqStr(m.sequenceNumber)).join(","), "1,2,3", "sequence numbers in all");
+      const corr = open.receiver("corr");
+      const [m] = await receiveExactly(corr, 1);
+      assertEqual(m.messageId, "eu-1", "message in subscription corr (correlation rule)");
+      assertEqual(m.body, "eu-1", "body in corr");
+      assertEqual(m.applicationProperties?.region, "eu", "region in corr");
+      assertEqual(seqStr(m.sequenceNumber), "1", "sequence number in corr (each subscription numbers its copies)");
+      await corr.completeMessage(m);
+      await expectEmpty(corr, "corr after complete");
+      assertEqual(await peekCount(open.receiver("none")), 0, "messages in subscription none (its rule matches nothing)");
+    }),
+  );
+
+  topicCheck("topic-sql-filter-and-evaluation-error", async (t) =>
+    withTopic(t, async (open) => {
+      const order = (id, subject, qty) => ({ body: id, messageId: id, subject, applicationProperties: { qty } });
+      const sender = open.sender();
+      for (const m of [order("big", "orders", 12), order("small", "orders", 3), order("misc", "other", 50), order("bad", "orders", "many")]) {
+        await sender.sendMessages(m);
+      }
+      const sql = open.receiver("sql");
+      const [m] = await receiveExactly(sql, 1);
+      assertEqual(m.messageId, "big", "message in subscription sql (the one its filter is true for)");
+      await sql.completeMessage(m);
+      await expectEmpty(sql, "sql after complete", 300);
+      const [d] = await receiveExactly(open.receiver("sql", { subQueueType: "deadLetter" }), 1);
+      assertEqual(d.messageId, "bad", "message dead-lettered in sql ('many' > 10 cannot be evaluated)");
+      assertEqual(d.deadLetterReason, "FilterEvaluationException", "deadLetterReason");
+      assert(/rule "big-orders"/.test(d.deadLetterErrorDescription ?? ""), `deadLetterErrorDescription ${d.deadLetterErrorDescription}`);
+      assertEqual(await peekCount(open.receiver("all")), 4, "messages in all (no rule)");
+    }),
+  );
+
+  topicCheck("topic-sql-action-changes-the-copy", async (t) =>
+    withTopic(t, async (open) => {
+      await open.sender().sendMessages([euOrder("eu-1"), usOrder("us-1")]);
+      const action = open.receiver("action");
+      const [m] = await receiveExactly(action, 1);
+      assertEqual(m.messageId, "eu-1", "message in subscription action");
+      assertEqual(m.to, "eu-desk", "to (SET sys.To)");
+      assertEqual(m.applicationProperties?.stage, "routed", "stage (SET stage)");
+      assert(!("region" in (m.applicationProperties ?? {})), "region still there after REMOVE region");
+      assertEqual(m.applicationProperties?.RuleName, "stamp", "RuleName on the copy of a rule with an action");
+      await action.completeMessage(m);
+      await expectEmpty(action, "action after complete", 300);
+      const [a] = await receiveExactly(open.receiver("all"), 1);
+      assertEqual(a.messageId, "eu-1", "first message in all");
+      assertEqual(a.to, undefined, "to of all's copy (the action changed only its own)");
+      assertEqual(a.applicationProperties?.region, "eu", "region of all's copy");
+    }),
+  );
+
+  topicCheck("topic-subscriptions-settle-independently", async (t) =>
+    withTopic(t, async (open) => {
+      await open.sender().sendMessages(euOrder("eu-1"));
+      const all = open.receiver("all");
+      const corr = open.receiver("corr");
+      const [a] = await receiveExactly(all, 1);
+      const [c] = await receiveExactly(corr, 1);
+      await all.abandonMessage(a);
+      await corr.completeMessage(c);
+      const [a2] = await receiveExactly(all, 1);
+      assertEqual(a2.deliveryCount, 1, "deliveryCount in all after one abandon");
+      assert(a2.lockToken !== a.lockToken, "the redelivery reuses the old lock token");
+      await all.completeMessage(a2);
+      await expectEmpty(all, "all after complete");
+      await expectEmpty(corr, "corr after complete");
+    }),
+  );
+
+  topicCheck("topic-subscription-dead-letter-queue", async (t) =>
+    withTopic(t, async (open) => {
+      await open.sender().sendMessages(euOrder("poison"));
+      const all = open.receiver("all");
+      for (let i = 0; i < 3; i++) {
+        const [m] = await receiveExactly(all, 1);
+        assertEqual(m.deliveryCount, i, `deliveryCount of delivery ${i + 1} in all`);
+        await all.abandonMessage(m);
+      }
+      const dlq = open.receiver("all", { subQueueType: "deadLetter" });
+      const [d] = await receiveExactly(dlq, 1);
+      assertEqual(d.messageId, "poison", "messageId in all's DLQ");
+      assertEqual(d.deadLetterReason, "MaxDeliveryCountExceeded", "deadLetterReason (MaxDeliveryCount 3)");
+      assertEqual(d.deadLetterSource, `${t}/Subscriptions/all`, "deadLetterSource");
+      await dlq.completeMessage(d);
+      const corr = open.receiver("corr");
+      const [c] = await receiveExactly(corr, 1);
+      assertEqual(c.deliveryCount, 0, "deliveryCount of corr's copy");
+      await corr.deadLetterMessage(c, { deadLetterReason: "NotForUs", deadLetterErrorDescription: "wrong region" });
+      const cdlq = open.receiver("corr", { subQueueType: "deadLetter" });
+      const [cd] = await receiveExactly(cdlq, 1);
+      assertEqual(cd.deadLetterReason, "NotForUs", "deadLetterReason in corr's DLQ");
+      assertEqual(cd.deadLetterErrorDescription, "wrong region", "deadLetterErrorDescription in corr's DLQ");
+      await cdlq.completeMessage(cd);
+      await expectEmpty(all, "all after dead-lettering");
+      await expectEmpty(dlq, "all's DLQ after complete");
+    }),
+  );
+
+  topicCheck("topic-subscription-management-peek-renew-defer", async (t) =>
+    withTopic(t, async (open) => {
+      await open.sender().sendMessages([plainMessage("m-1"), plainMessage("m-2")]);
+      const all = open.receiver("all");
+      const peeked = await all.peekMessages(10);
+      assertEqual(peeked.map((m) => m.messageId).join(","), "m-1,m-2", "messages peeked in all");
+      const [m] = await receiveExactly(all, 1);
+      const before = m.lockedUntilUtc.getTime();
+      await sleep(20);
+      const until = await all.renewMessageLock(m);
+      assert(until.getTime() > before, `renewed lock ${until.toISOString()} is not after ${new Date(before).toISOString()}`);
+      await all.deferMessage(m);
+      const [d] = await all.receiveDeferredMessages(m.sequenceNumber);
+      assertEqual(d?.messageId, m.messageId, "deferred message received by sequence number");
+      await all.completeMessage(d);
+      const [m2] = await receiveExactly(all, 1);
+      await all.completeMessage(m2);
+      assertEqual(await peekCount(all), 0, "messages peeked in all after completing both");
+    }),
+  );
+
+  topicCheck("topic-schedule-reaches-subscriptions-when-due", async (t) =>
+    withTopic(t, async (open) => {
+      const sender = open.sender();
+      const due = new Date(Date.now() + 1500);
+      const seqs = await sender.scheduleMessages([euOrder("soon")], due);
+      assertEqual(seqs.length, 1, "sequence numbers returned by scheduleMessages");
+      const far = await sender.scheduleMessages([euOrder("never")], new Date(Date.now() + 3600 * 1000));
+      await sender.cancelScheduledMessages(far);
+      assertEqual(await peekCount(open.receiver("all")), 0, "messages in all before the scheduled time (it waits in the topic)");
+      for (const sub of ["all", "corr"]) {
+        const r = open.receiver(sub);
+        const [m] = await receiveExactly(r, 1);
+        assertEqual(m.messageId, "soon", `messageId in ${sub}`);
+        assert(Date.now() >= due.getTime() - 100, `${sub}: received before it was due`);
+        await r.completeMessage(m);
+        await expectEmpty(r, `${sub} after the scheduled message (the cancelled one never comes)`, 300);
+      }
+      assertEqual(await peekCount(open.receiver("none")), 0, "messages in none");
+    }),
+  );
+
+  topicCheck("topic-duplicate-detection", async (t) =>
+    withTopic(t, async (open) => {
+      const sender = open.sender();
+      for (const id of ["dup-1", "dup-1", "dup-2"]) {
+        await sender.sendMessages(euOrder(id));
+      }
+      for (const sub of ["all", "corr"]) {
+        const r = open.receiver(sub, { receiveMode: "receiveAndDelete" });
+        const got = await receiveExactly(r, 2);
+        assertEqual(got.map((m) => m.messageId).join(","), "dup-1,dup-2", `messages in ${sub}`);
+        await expectEmpty(r, `${sub} after the duplicate`, 300);
+      }
+    }),
+  );
+
+  topicCheck("topic-wrong-direction-refused", async (t) =>
+    withTopic(t, async (open) => {
+      const toSub = open.sender(`${t}/Subscriptions/all`);
+      const sendErr = await refusal(() => toSub.sendMessages(plainMessage("x")));
+      assert(sendErr !== undefined, "sending to a subscription succeeded");
+      assert(/send to its topic/.test(String(sendErr.message)), `error of a send to a subscription: ${sendErr.message}`);
+      const fromTopic = client.createReceiver(t); // a topic is not received from
+      try {
+        const recvErr = await refusal(() => fromTopic.receiveMessages(1, { maxWaitTimeInMs: 2000 }));
+        assert(recvErr !== undefined, "receiving from a topic succeeded");
+        assert(/receive from one of its subscriptions/.test(String(recvErr.message)), `error of a receive from a topic: ${recvErr.message}`);
+      } finally {
+        await fromTopic.close().catch(() => {});
+      }
+    }),
+  );
+
+  topicCheck("topic-session-receiver-refused", async (t) => {
+    const mark = sdkLog.length;
+    const err = await refusal(async () => {
+      const r = await client.acceptSession(t, "all", "s1");
+      await r.close();
+    });
+    assert(err !== undefined, "a session receiver on a subscription without sessions was accepted");
+    // The SDK throws its own "Failed to create a receiver for the requested
+    // session" and logs the broker's detach error, which says why.
+    const said = /sessions are not supported/.test(String(err.message)) || sdkLog.slice(mark).some((l) => /sessions are not supported/.test(l));
+    assert(said, `neither the error nor the SDK log gives the emulator's reason: ${err.message}`);
+  });
+}
+
 if (fromGoQueue !== "") {
   check("receive-from-go", async () =>
     withClients(fromGoQueue, async (open) => {
@@ -820,7 +1070,8 @@ if (controlEnabled) {
 let failed = 0;
 const selected = checks.filter((c) => only.length === 0 || only.includes(c.name));
 for (const c of selected) {
-  const queue = perCheck ? `${baseQueue}-${c.name}` : baseQueue;
+  const base = c.topic ? baseTopic : baseQueue;
+  const queue = perCheck ? `${base}-${c.name}` : base;
   const start = Date.now();
   let error = null;
   let timer;

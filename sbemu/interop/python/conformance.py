@@ -23,6 +23,13 @@ Environment:
                                 exactly that many deliveries
   SBEMU_CONTROL                 "stdio": the emulator's test harness answers fault
                                 requests; enables the fault checks (see control())
+  SERVICEBUS_TOPIC              if set, the topic checks (topic-*) use this topic
+                                ("<SERVICEBUS_TOPIC>-NAME" with SERVICEBUS_QUEUE_PER_CHECK),
+                                laid out as sbemu/testdata/topics.json: subscriptions
+                                "all" (no rule, MaxDeliveryCount 3), "corr" (correlation
+                                rule: subject "orders", region "eu"), "sql" (subject "orders"
+                                and qty > 10), "action" (region "eu"; sets to and stage,
+                                removes region), "none" (matches nothing)
   CHECKS                        optional comma-separated list of checks to run
   CHECK_TIMEOUT                 seconds one check may take (default 30); on
                                 timeout the stacks go to stderr and the script
@@ -66,6 +73,7 @@ from azure.servicebus.exceptions import (
 CONNECTION_STRING = os.environ.get("SERVICEBUS_CONNECTION_STRING", "")
 CA_FILE = os.environ.get("SERVICEBUS_CA_FILE") or None
 BASE_QUEUE = os.environ.get("SERVICEBUS_QUEUE", "")
+BASE_TOPIC = os.environ.get("SERVICEBUS_TOPIC", "")
 PER_CHECK = os.environ.get("SERVICEBUS_QUEUE_PER_CHECK") == "true"
 FROM_GO_QUEUE = os.environ.get("INTEROP_FROM_GO_QUEUE", "")
 TO_GO_QUEUE = os.environ.get("INTEROP_TO_GO_QUEUE", "")
@@ -220,9 +228,10 @@ def utc_ms(dt):
 CHECKS = []
 
 
-def check(name):
+def check(name, topic=False):
+    """Registers a check; a topic check gets a topic instead of a queue."""
     def register(fn):
-        CHECKS.append((name, fn))
+        CHECKS.append((name, fn, topic))
         return fn
     return register
 
@@ -705,6 +714,241 @@ def _(q):
         receiver.close()
 
 
+# ---------------------------------------------------------------- topic checks
+
+class TopicHandlers:
+    """Opens senders and subscription receivers on one topic and closes them all."""
+
+    def __init__(self, topic):
+        self.topic = topic
+        self.opened = []
+
+    def sender(self):
+        s = CLIENT.get_topic_sender(topic_name=self.topic)
+        self.opened.append(s)
+        return s
+
+    def receiver(self, sub, **kwargs):
+        r = CLIENT.get_subscription_receiver(topic_name=self.topic, subscription_name=sub, **kwargs)
+        self.opened.append(r)
+        return r
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for h in reversed(self.opened):
+            try:
+                h.close()
+            except Exception:  # closing after a failure must not hide it
+                pass
+        return False
+
+
+def eu_order(mid):
+    """Matches subscription "corr"; us_order and plain_message do not."""
+    return ServiceBusMessage(mid, message_id=mid, subject="orders", application_properties={"region": "eu"})
+
+
+def us_order(mid):
+    return ServiceBusMessage(mid, message_id=mid, subject="orders", application_properties={"region": "us"})
+
+
+def plain_message(mid):
+    return ServiceBusMessage(mid, message_id=mid)
+
+
+def refusal(fn):
+    """Runs fn and returns the ServiceBusError it raised, or None."""
+    try:
+        fn()
+    except ServiceBusError as e:
+        return e
+    return None
+
+
+if BASE_TOPIC:
+    @check("topic-send-reaches-matching-subscriptions", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            h.sender().send_messages([eu_order("eu-1"), us_order("us-1"), plain_message("plain-1")])
+            got = receive_exactly(h.receiver("all", receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE), 3)
+            check_equal([m.message_id for m in got], ["eu-1", "us-1", "plain-1"], "messages in subscription all (no rule)")
+            check_equal([m.sequence_number for m in got], [1, 2, 3], "sequence numbers in all")
+            corr = h.receiver("corr")
+            [m] = receive_exactly(corr, 1)
+            check_equal(m.message_id, "eu-1", "message in subscription corr (correlation rule)")
+            check_equal(body_bytes(m), b"eu-1", "body in corr")
+            check_equal(props(m).get("region"), "eu", "region in corr")
+            check_equal(m.sequence_number, 1, "sequence number in corr (each subscription numbers its copies)")
+            corr.complete_message(m)
+            expect_empty(corr, "corr after complete")
+            check_equal(len(h.receiver("none").peek_messages(max_message_count=10)), 0,
+                        "messages in subscription none (its rule matches nothing)")
+
+    @check("topic-sql-filter-and-evaluation-error", topic=True)
+    def _(t):
+        def order(mid, subject, qty):
+            return ServiceBusMessage(mid, message_id=mid, subject=subject, application_properties={"qty": qty})
+        with TopicHandlers(t) as h:
+            sender = h.sender()
+            for m in (order("big", "orders", 12), order("small", "orders", 3), order("misc", "other", 50), order("bad", "orders", "many")):
+                sender.send_messages(m)
+            sql = h.receiver("sql")
+            [m] = receive_exactly(sql, 1)
+            check_equal(m.message_id, "big", "message in subscription sql (the one its filter is true for)")
+            sql.complete_message(m)
+            expect_empty(sql, "sql after complete", wait=0.3)
+            [d] = receive_exactly(h.receiver("sql", sub_queue=ServiceBusSubQueue.DEAD_LETTER), 1)
+            check_equal(d.message_id, "bad", "message dead-lettered in sql ('many' > 10 cannot be evaluated)")
+            check_equal(d.dead_letter_reason, "FilterEvaluationException", "dead_letter_reason")
+            check_true('rule "big-orders"' in (d.dead_letter_error_description or ""),
+                       "dead_letter_error_description {!r}".format(d.dead_letter_error_description))
+            check_equal(len(h.receiver("all").peek_messages(max_message_count=10)), 4, "messages in all (no rule)")
+
+    @check("topic-sql-action-changes-the-copy", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            h.sender().send_messages([eu_order("eu-1"), us_order("us-1")])
+            action = h.receiver("action")
+            [m] = receive_exactly(action, 1)
+            check_equal(m.message_id, "eu-1", "message in subscription action")
+            check_equal(text(m.to), "eu-desk", "to (SET sys.To)")
+            p = props(m)
+            check_equal(p.get("stage"), "routed", "stage (SET stage)")
+            check_true("region" not in p, "region still there after REMOVE region: {!r}".format(p))
+            check_equal(p.get("RuleName"), "stamp", "RuleName on the copy of a rule with an action")
+            action.complete_message(m)
+            expect_empty(action, "action after complete", wait=0.3)
+            [a] = receive_exactly(h.receiver("all"), 1)
+            check_equal(a.message_id, "eu-1", "first message in all")
+            check_equal(a.to, None, "to of all's copy (the action changed only its own)")
+            check_equal(props(a).get("region"), "eu", "region of all's copy")
+
+    @check("topic-subscriptions-settle-independently", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            h.sender().send_messages(eu_order("eu-1"))
+            all_, corr = h.receiver("all"), h.receiver("corr")
+            [a] = receive_exactly(all_, 1)
+            [c] = receive_exactly(corr, 1)
+            all_.abandon_message(a)
+            corr.complete_message(c)
+            [a2] = receive_exactly(all_, 1)
+            check_equal(a2.delivery_count, 1, "delivery_count in all after one abandon")
+            check_true(a2.lock_token != a.lock_token, "the redelivery reuses the old lock token")
+            all_.complete_message(a2)
+            expect_empty(all_, "all after complete")
+            expect_empty(corr, "corr after complete")
+
+    @check("topic-subscription-dead-letter-queue", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            h.sender().send_messages(eu_order("poison"))
+            all_ = h.receiver("all")
+            for i in range(3):  # MaxDeliveryCount 3
+                [m] = receive_exactly(all_, 1)
+                check_equal(m.delivery_count, i, "delivery_count of delivery {} in all".format(i + 1))
+                all_.abandon_message(m)
+            dlq = h.receiver("all", sub_queue=ServiceBusSubQueue.DEAD_LETTER)
+            [d] = receive_exactly(dlq, 1)
+            check_equal(d.message_id, "poison", "message_id in all's DLQ")
+            check_equal(d.dead_letter_reason, "MaxDeliveryCountExceeded", "dead_letter_reason")
+            check_equal(d.dead_letter_source, t + "/Subscriptions/all", "dead_letter_source")
+            dlq.complete_message(d)
+            corr = h.receiver("corr")
+            [c] = receive_exactly(corr, 1)
+            check_equal(c.delivery_count, 0, "delivery_count of corr's copy")
+            corr.dead_letter_message(c, reason="NotForUs", error_description="wrong region")
+            cdlq = h.receiver("corr", sub_queue=ServiceBusSubQueue.DEAD_LETTER)
+            [cd] = receive_exactly(cdlq, 1)
+            check_equal(cd.dead_letter_reason, "NotForUs", "dead_letter_reason in corr's DLQ")
+            check_equal(cd.dead_letter_error_description, "wrong region", "dead_letter_error_description in corr's DLQ")
+            cdlq.complete_message(cd)
+            expect_empty(all_, "all after dead-lettering")
+            expect_empty(dlq, "all's DLQ after complete")
+
+    @check("topic-subscription-management-peek-renew-defer", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            h.sender().send_messages([plain_message("m-1"), plain_message("m-2")])
+            all_ = h.receiver("all")
+            peeked = all_.peek_messages(max_message_count=10)
+            check_equal([m.message_id for m in peeked], ["m-1", "m-2"], "messages peeked in all")
+            [m] = receive_exactly(all_, 1)
+            before = m.locked_until_utc
+            time.sleep(0.05)  # let the clock move so the renewed lock is strictly later
+            renewed = all_.renew_message_lock(m)
+            check_true(renewed > before, "renewed lock {} is not after {}".format(renewed, before))
+            all_.defer_message(m)
+            [d] = all_.receive_deferred_messages([m.sequence_number])
+            check_equal(d.message_id, m.message_id, "deferred message received by sequence number")
+            all_.complete_message(d)
+            [m2] = receive_exactly(all_, 1)
+            all_.complete_message(m2)
+            check_equal(len(all_.peek_messages(max_message_count=10)), 0, "messages peeked in all after completing both")
+
+    @check("topic-schedule-reaches-subscriptions-when-due", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            sender = h.sender()
+            due = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=1.5)
+            seqs = sender.schedule_messages(eu_order("soon"), due)
+            check_equal(len(seqs), 1, "sequence numbers returned by schedule_messages")
+            far = sender.schedule_messages(eu_order("never"), due + datetime.timedelta(hours=1))
+            sender.cancel_scheduled_messages(far)
+            check_equal(len(h.receiver("all").peek_messages(max_message_count=10)), 0,
+                        "messages in all before the scheduled time (it waits in the topic)")
+            for sub in ("all", "corr"):
+                r = h.receiver(sub)
+                [m] = receive_exactly(r, 1, timeout=15)
+                check_equal(m.message_id, "soon", "message_id in " + sub)
+                check_true(datetime.datetime.now(datetime.timezone.utc) >= due - datetime.timedelta(milliseconds=100),
+                           sub + ": received before it was due")
+                r.complete_message(m)
+                expect_empty(r, sub + " after the scheduled message (the cancelled one never comes)", wait=0.3)
+            check_equal(len(h.receiver("none").peek_messages(max_message_count=10)), 0, "messages in none")
+
+    @check("topic-duplicate-detection", topic=True)
+    def _(t):
+        with TopicHandlers(t) as h:
+            sender = h.sender()
+            for mid in ("dup-1", "dup-1", "dup-2"):
+                sender.send_messages(eu_order(mid))
+            for sub in ("all", "corr"):
+                r = h.receiver(sub, receive_mode=ServiceBusReceiveMode.RECEIVE_AND_DELETE)
+                got = receive_exactly(r, 2)
+                check_equal([m.message_id for m in got], ["dup-1", "dup-2"], "messages in " + sub)
+                expect_empty(r, sub + " after the duplicate", wait=0.3)
+
+    @check("topic-wrong-direction-refused", topic=True)
+    def _(t):
+        to_sub = CLIENT.get_queue_sender(t + "/Subscriptions/all")
+        try:
+            err = refusal(lambda: to_sub.send_messages(plain_message("x")))
+            check_true(err is not None, "sending to a subscription succeeded")
+            check_true("send to its topic" in str(err), "error of a send to a subscription: {}".format(err))
+        finally:
+            to_sub.close()
+        from_topic = CLIENT.get_queue_receiver(t)  # a topic is not received from
+        try:
+            err = refusal(lambda: from_topic.receive_messages(max_message_count=1, max_wait_time=2))
+            check_true(err is not None, "receiving from a topic succeeded")
+            check_true("receive from one of its subscriptions" in str(err), "error of a receive from a topic: {}".format(err))
+        finally:
+            from_topic.close()
+
+    @check("topic-session-receiver-refused", topic=True)
+    def _(t):
+        receiver = CLIENT.get_subscription_receiver(topic_name=t, subscription_name="all", session_id="s1", max_wait_time=2)
+        try:
+            err = refusal(lambda: receiver.receive_messages(max_message_count=1, max_wait_time=2))
+            check_true(err is not None, "a session receiver on a subscription without sessions was accepted")
+            check_true("sessions are not supported" in str(err), "error: {}".format(err))
+        finally:
+            receiver.close()
+
+
 if FROM_GO_QUEUE:
     @check("receive-from-go")
     def _(q):
@@ -822,10 +1066,11 @@ def _timed_out(name, start):
 def main():
     faulthandler.enable(file=sys.stderr)  # a crash in uamqp's C code prints the Python stacks
     failed = 0
-    for name, fn in CHECKS:
+    for name, fn, topic in CHECKS:
         if ONLY and name not in ONLY:
             continue
-        queue = "{}-{}".format(BASE_QUEUE, name) if PER_CHECK else BASE_QUEUE
+        base = BASE_TOPIC if topic else BASE_QUEUE
+        queue = "{}-{}".format(base, name) if PER_CHECK else base
         start = time.monotonic()
         watchdog = threading.Timer(CHECK_TIMEOUT, _timed_out, args=(name, start))
         watchdog.daemon = True

@@ -1,8 +1,7 @@
 package broker
 
-// This file is the broker's public contract, which the server in package
-// sbemu is written against. The broker helper implements it (replacing the
-// stubs in api_stubs.go) without changing these declarations except to add.
+// The broker's data model, which package sbemu is written against: its
+// clock, errors, entity configurations, messages and records.
 
 import (
 	"errors"
@@ -107,6 +106,53 @@ type Record struct {
 	Payload              any
 }
 
+// TopicConfig describes one topic and its subscriptions. A topic stores
+// nothing but scheduled messages: everything sent to it is copied at once
+// (a scheduled message when it falls due) into each subscription whose
+// Router accepts it.
+type TopicConfig struct {
+	Name                       string
+	DefaultMessageTimeToLive   time.Duration // 0 = unlimited; caps every copy's TTL
+	RequiresDuplicateDetection bool
+	DuplicateDetectionWindow   time.Duration // default 10 minutes when detection is on
+	Subscriptions              []SubscriptionConfig
+}
+
+// SubscriptionConfig is one subscription: a queue whose Name is the
+// subscription's own name (its entity path is "<topic>/Subscriptions/<name>")
+// fed by the topic through Router. RequiresDuplicateDetection must be false
+// (duplicate detection is the topic's).
+type SubscriptionConfig struct {
+	QueueConfig
+	// Router decides what a message sent to the topic puts into this
+	// subscription; nil accepts every message unchanged (the $Default rule).
+	Router Router
+}
+
+// Router is a subscription's rules. Route returns the messages a message
+// sent to the topic puts into the subscription: none when no rule matches,
+// usually one, and more when several rules with actions match. An error
+// (a filter or action that cannot be evaluated on this message)
+// dead-letters the message in the subscription with
+// ReasonFilterEvaluation and the error's text as description.
+//
+// Route runs under the broker's lock: it must be quick, must not call the
+// broker, and must not modify m's Payload (it returns new messages instead).
+type Router interface {
+	Route(m Message) ([]Message, error)
+}
+
+// ReasonFilterEvaluation is the DeadLetterReason of a message whose
+// subscription rules failed to evaluate. Service Bus dead-letters such
+// messages ("Errors while processing subscription rules", Overview of
+// Service Bus dead-letter queues; EnableDeadLetteringOnFilterEvaluationExceptions
+// defaults to true) but does not document the reason text; this one is
+// the emulator's.
+const ReasonFilterEvaluation = "FilterEvaluationException"
+
+// SubscriptionsSegment joins a topic's name and a subscription's.
+const SubscriptionsSegment = "/Subscriptions/"
+
 // ErrNotSupported: the operation does not apply to this entity (sending to a
-// dead-letter subqueue).
+// dead-letter subqueue or a subscription, receiving from a topic).
 var ErrNotSupported = errors.New("broker: operation not supported on this entity")
