@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/licensefix/licensefix/dlq"
 )
 
 // No Bicep compiler is reachable from this machine (the official one is a
@@ -87,10 +89,24 @@ func TestBicep(t *testing.T) {
 		assert.Contains(t, bicep, "var "+v+" = '"+id+"'")
 	}
 	want := map[string]string{ // assignment -> role variable
-		"workerReceiver":   "roleServiceBusDataReceiver",
-		"kedaOwner":        "roleServiceBusDataOwner",
-		"operatorSender":   "roleServiceBusDataSender",
-		"operatorReceiver": "roleServiceBusDataReceiver",
+		"workerReceiver":               "roleServiceBusDataReceiver",
+		"kedaOwner":                    "roleServiceBusDataOwner",
+		"operatorSender":               "roleServiceBusDataSender",
+		"operatorReceiver":             "roleServiceBusDataReceiver",
+		"workerSubscriptionReceiver":   "roleServiceBusDataReceiver",
+		"kedaSubscriptionOwner":        "roleServiceBusDataOwner",
+		"operatorTopicSender":          "roleServiceBusDataSender",
+		"operatorSubscriptionReceiver": "roleServiceBusDataReceiver",
+	}
+	scope := map[string]string{ // assignment -> scope and condition
+		"workerReceiver":               "queue",
+		"kedaOwner":                    "queue",
+		"operatorSender":               "queue",
+		"operatorReceiver":             "queue",
+		"workerSubscriptionReceiver":   "topicSubscription",
+		"kedaSubscriptionOwner":        "topicSubscription",
+		"operatorTopicSender":          "topicForRoles",
+		"operatorSubscriptionReceiver": "topicSubscription",
 	}
 	var assignments []string
 	for name, body := range res {
@@ -101,16 +117,64 @@ func TestBicep(t *testing.T) {
 	assert.ElementsMatch(t, keys(want), assignments, "no other role assignment")
 	for name, role := range want {
 		body := res[name]
-		assert.Contains(t, body, "scope: queue", "%s is scoped to the queue", name)
+		assert.Contains(t, body, "scope: "+scope[name]+"\n", "%s is scoped to its entity", name)
 		assert.Contains(t, body, "roleDefinitions', "+role+")", name)
+		if scope[name] == "queue" {
+			assert.Regexp(t, `= if \(useQueue[ )]`, body, "%s only with a queue", name)
+		} else {
+			assert.Regexp(t, `= if \(useSubscription[ )]`, body, "%s only with a subscription", name)
+		}
 	}
 	assert.Contains(t, res["workerReceiver"], "workerIdentity.properties.principalId")
 	assert.Contains(t, res["kedaOwner"], "kedaIdentity.properties.principalId", "Data Owner only for KEDA's identity")
 
 	// Outputs the Kubernetes files and the Graph script take.
-	for _, out := range []string{"workerClientId", "workerPrincipalId", "kedaClientId", "tenantId", "serviceBusNamespaceName", "serviceBusFqdn", "queueName"} {
+	for _, out := range []string{"workerClientId", "workerPrincipalId", "kedaClientId", "tenantId", "serviceBusNamespaceName", "serviceBusFqdn", "queueName", "topicName", "subscriptionName"} {
 		assert.Regexp(t, `(?m)^output `+out+` string = `, bicep)
 	}
+}
+
+// TestBicepSubscription: the topic option, off by default, creates the
+// subscription with the settings of the queue and a $Default rule that
+// admits the replays addressed to it and no other subscription's.
+func TestBicepSubscription(t *testing.T) {
+	t.Parallel()
+	bicep := readFile(t, "deploy", "azure", "main.bicep")
+	res := bicepBlocks(t, bicep)
+	assert.Equal(t, "queue", bicepDefault(t, bicep, "entityKind"), "a queue unless asked")
+	assert.Contains(t, bicep, "var useQueue = entityKind == 'queue'")
+	assert.Contains(t, bicep, "var useSubscription = entityKind == 'subscription'")
+	assert.Contains(t, res["queue"], "= if (useQueue) {")
+
+	// The names the subscription component's test overlay uses.
+	o := buildBase(t, "deploy/testdata/subscription")
+	assert.Equal(t, o.config.Data["LICENSEFIX_TOPIC"], bicepDefault(t, bicep, "topicName"))
+	assert.Equal(t, o.config.Data["LICENSEFIX_SUBSCRIPTION"], bicepDefault(t, bicep, "subscriptionName"))
+
+	assert.Contains(t, res["topic"], "= if (useSubscription && createTopic) {")
+	assert.Contains(t, bicep, "param createTopic bool = true")
+	sub := res["topicSubscription"]
+	require.NotEmpty(t, sub)
+	assert.Contains(t, sub, "= if (useSubscription) {")
+	assert.Contains(t, sub, "name: '${serviceBus.name}/${topicName}/${subscriptionName}'")
+	for _, want := range []string{"lockDuration: lockDuration", "maxDeliveryCount: maxDeliveryCount", "deadLetteringOnMessageExpiration: true", "requiresSession: false"} {
+		assert.Contains(t, sub, want, "the subscription settles like the queue")
+	}
+
+	rule := res["subscriptionDefaultRule"]
+	require.NotEmpty(t, rule)
+	assert.Contains(t, rule, "parent: topicSubscription")
+	assert.Contains(t, rule, "name: '$Default'", "replaces the catch-all rule")
+	assert.Contains(t, rule, "filterType: 'SqlFilter'")
+	assert.Contains(t, rule, "sqlExpression: subscriptionRule")
+	assert.Equal(t, "1=1", bicepDefault(t, bicep, "subscriptionSqlFilter"))
+	m := regexp.MustCompile(`(?m)^var subscriptionRule = '(.*)'$`).FindStringSubmatch(bicep)
+	require.NotNil(t, m)
+	p := dlq.PropReplayTo
+	assert.Equal(t, `(${subscriptionSqlFilter}) AND (`+p+` IS NULL OR `+p+` = \'${subscriptionName}\')`, m[1],
+		"the property dlq replay writes, and this subscription's name")
+	cond := p + " IS NULL OR " + p + " = '<subscription>'"
+	assert.True(t, strings.Contains(readFile(t, "README.md"), cond), "the README gives the same condition: %s", cond)
 }
 
 func keys(m map[string]string) []string {

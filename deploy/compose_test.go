@@ -2,6 +2,7 @@ package deploy_test
 
 import (
 	"context"
+	"encoding/json"
 	"net"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/licensefix/licensefix/dlq"
 	"github.com/licensefix/licensefix/graph/graphsim"
 	"github.com/licensefix/licensefix/messages"
 )
@@ -93,8 +95,9 @@ func TestComposeDefaultProfile(t *testing.T) {
 
 	require.Equal(t, []string{"emulator", "graphsim", "send", "worker"}, serviceNames(p.Services),
 		"docker compose up (no profile) runs exactly the worker, both simulators and the sender")
-	require.ElementsMatch(t, []string{"graphsim-official", "send-official", "servicebus-emulator", "sqledge", "worker-official"},
-		serviceNames(p.DisabledServices), "the official emulator stack stays behind its profile")
+	require.ElementsMatch(t, []string{"graphsim-official", "send-official", "servicebus-emulator", "sqledge", "worker-official",
+		"graphsim-subscription", "send-subscription", "servicebus-emulator-subscription", "sqledge-subscription", "worker-subscription"},
+		serviceNames(p.DisabledServices), "the official emulator stacks stay behind their profiles")
 
 	for _, s := range licensefixServices(p) {
 		t.Run(s.Name, func(t *testing.T) {
@@ -197,19 +200,114 @@ func TestComposeOfficialProfile(t *testing.T) {
 
 func TestComposeEULAAndPasswordComeFromTheUser(t *testing.T) {
 	t.Parallel()
-	p := loadCompose(t, []string{"ACCEPT_EULA=Y", "MSSQL_SA_PASSWORD=Local-Only-Pa55word"}, "official")
-	for _, n := range []string{"sqledge", "servicebus-emulator"} {
+	p := loadCompose(t, []string{"ACCEPT_EULA=Y", "MSSQL_SA_PASSWORD=Local-Only-Pa55word"}, "official", "subscription")
+	for _, n := range []string{"sqledge", "servicebus-emulator", "sqledge-subscription", "servicebus-emulator-subscription"} {
 		env := envOf(p.Services[n])
 		assert.Equal(t, "Y", env["ACCEPT_EULA"], n)
 		assert.Equal(t, "Local-Only-Pa55word", env["MSSQL_SA_PASSWORD"], n)
 	}
 }
 
+// subscriptionConfig is deploy/servicebus-emulator/Config.subscription.json:
+// one topic with its subscriptions and their SQL rules.
+type subscriptionConfig struct {
+	UserConfig struct {
+		Namespaces []struct {
+			Name   string
+			Queues []json.RawMessage
+			Topics []struct {
+				Name          string
+				Subscriptions []struct {
+					Name       string
+					Properties map[string]any
+					Rules      []struct {
+						Name       string
+						Properties struct {
+							FilterType string
+							SqlFilter  struct{ SqlExpression string }
+						}
+					}
+				}
+			}
+		}
+		Logging *struct{ Type string }
+	}
+}
+
+// TestComposeSubscriptionProfile: the worker consumes the subscription
+// Microsoft's emulator declares, the sender sends to its topic, and the
+// topic's subscriptions carry the replay rules the README gives.
+func TestComposeSubscriptionProfile(t *testing.T) {
+	t.Parallel()
+	p := loadCompose(t, nil, "subscription")
+	for _, n := range []string{"sqledge-subscription", "servicebus-emulator-subscription", "worker-subscription", "graphsim-subscription", "send-subscription"} {
+		require.Contains(t, p.Services, n)
+	}
+	sb := p.Services["servicebus-emulator-subscription"]
+	assert.Equal(t, "mcr.microsoft.com/azure-messaging/servicebus-emulator:latest", sb.Image)
+	sbEnv := envOf(sb)
+	assert.Equal(t, "sqledge-subscription", sbEnv["SQL_SERVER"])
+	assert.Equal(t, "N", sbEnv["ACCEPT_EULA"], "nobody accepts Microsoft's EULA on the user's behalf")
+	assert.Equal(t, repoPath(t, "deploy", "servicebus-emulator", "Config.subscription.json"),
+		bindSource(t, sb, "/ServiceBus_Emulator/ConfigFiles/Config.json"))
+
+	var cfg subscriptionConfig
+	require.NoError(t, json.Unmarshal([]byte(readFile(t, "deploy", "servicebus-emulator", "Config.subscription.json")), &cfg))
+	require.NotNil(t, cfg.UserConfig.Logging, "UserConfig.Logging is required")
+	require.Len(t, cfg.UserConfig.Namespaces, 1)
+	ns := cfg.UserConfig.Namespaces[0]
+	assert.Equal(t, "sbemulatorns", ns.Name, "the only namespace name Microsoft's emulator allows")
+	require.Len(t, ns.Topics, 1)
+	topic := ns.Topics[0]
+
+	w := p.Services["worker-subscription"]
+	wEnv := envOf(w)
+	assert.NotContains(t, wEnv, "LICENSEFIX_QUEUE", "a queue and a topic together stop start-up")
+	assert.Equal(t, topic.Name, wEnv["LICENSEFIX_TOPIC"])
+	host, port := sbEndpoint(t, wEnv["LICENSEFIX_SERVICEBUS_CONNECTION_STRING"])
+	assert.Equal(t, "servicebus-emulator-subscription", host)
+	assert.Equal(t, "5672", port)
+	assert.Contains(t, w.DependsOn, "servicebus-emulator-subscription")
+	assert.Equal(t, "service:worker-subscription", p.Services["graphsim-subscription"].NetworkMode)
+	plain := envOf(loadCompose(t, nil).Services["worker"])
+	for k, v := range plain {
+		if k != "LICENSEFIX_SERVICEBUS_CONNECTION_STRING" && k != "LICENSEFIX_QUEUE" {
+			assert.Equal(t, v, wEnv[k], "worker-subscription differs from worker only in its entity: %s", k)
+		}
+	}
+
+	send := p.Services["send-subscription"]
+	sEnv := envOf(send)
+	assert.Equal(t, topic.Name, sEnv["LICENSEFIX_TOPIC"], "send publishes to the topic")
+	assert.NotContains(t, sEnv, "LICENSEFIX_QUEUE")
+	assert.Equal(t, wEnv["LICENSEFIX_SERVICEBUS_CONNECTION_STRING"], sEnv["LICENSEFIX_SERVICEBUS_CONNECTION_STRING"])
+
+	// The worker's subscription admits the replays addressed to it; every
+	// other subscription admits none.
+	p2 := dlq.PropReplayTo
+	var found bool
+	require.GreaterOrEqual(t, len(topic.Subscriptions), 2, "a second subscription shows the rule others need")
+	for _, sub := range topic.Subscriptions {
+		require.Len(t, sub.Rules, 1, sub.Name)
+		r := sub.Rules[0].Properties
+		assert.Equal(t, "Sql", r.FilterType, sub.Name)
+		if sub.Name == wEnv["LICENSEFIX_SUBSCRIPTION"] {
+			found = true
+			assert.Equal(t, p2+" IS NULL OR "+p2+" = '"+sub.Name+"'", r.SqlFilter.SqlExpression)
+		} else {
+			assert.Equal(t, p2+" IS NULL", r.SqlFilter.SqlExpression, sub.Name)
+		}
+		assert.EqualValues(t, 10, sub.Properties["MaxDeliveryCount"], "within Microsoft's 1..10")
+		assert.Equal(t, "PT1M", sub.Properties["LockDuration"])
+	}
+	assert.True(t, found, "the topic has the worker's subscription %q", wEnv["LICENSEFIX_SUBSCRIPTION"])
+}
+
 // The SDK accepts every connection string in the compose file (this also
 // checks UseDevelopmentEmulator's rules); nothing connects.
 func TestComposeConnectionStringsParseInTheSDK(t *testing.T) {
 	t.Parallel()
-	p := loadCompose(t, nil, "official")
+	p := loadCompose(t, nil, "official", "subscription")
 	for _, s := range licensefixServices(p) {
 		cs, ok := envOf(s)["LICENSEFIX_SERVICEBUS_CONNECTION_STRING"]
 		if !ok {
@@ -223,7 +321,7 @@ func TestComposeConnectionStringsParseInTheSDK(t *testing.T) {
 
 func TestComposeSettingsAreAccepted(t *testing.T) {
 	t.Parallel()
-	p := loadCompose(t, nil, "official")
+	p := loadCompose(t, nil, "official", "subscription")
 	for _, s := range licensefixServices(p) {
 		requireAccepted(t, "docker-compose.yml service "+s.Name, s.Command[0], envOf(s))
 	}

@@ -3,6 +3,8 @@ package deploy_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -443,4 +445,55 @@ func assertSelects(t *testing.T, selector, labels map[string]string) {
 	for k, v := range selector {
 		assert.Equal(t, v, labels[k], "selector %s=%s", k, v)
 	}
+}
+
+// TestKubernetesSubscriptionComponent renders the base with the
+// subscription component (deploy/testdata/subscription is such an
+// overlay): the worker gets the topic and the subscription instead of the
+// queue, and KEDA counts that subscription's messages.
+func TestKubernetesSubscriptionComponent(t *testing.T) {
+	t.Parallel()
+	b := buildBase(t, "deploy/kubernetes")
+	o := buildBase(t, "deploy/testdata/subscription")
+	assert.Len(t, o.r.order, len(b.r.order), "the component adds no object")
+
+	cfg := o.config.Data
+	requireAccepted(t, "subscription ConfigMap", "run", cfg)
+	assert.NotContains(t, cfg, "LICENSEFIX_QUEUE", "one form only: a queue and a topic together stop start-up")
+	assert.Equal(t, "license-events", cfg["LICENSEFIX_TOPIC"])
+	assert.Equal(t, "licensefix", cfg["LICENSEFIX_SUBSCRIPTION"])
+	assert.Equal(t, o.configName, o.container(t).EnvFrom[0].ConfigMapRef.Name)
+	assert.NotEqual(t, b.configName, o.configName, "a new hash rolls the pods")
+
+	trig := pathOf(t, o.scaled, "spec", "triggers", 0).(map[string]any)
+	meta := trig["metadata"].(map[string]any)
+	assert.Equal(t, "azure-servicebus", trig["type"])
+	assert.NotContains(t, meta, "queueName")
+	assert.Equal(t, cfg["LICENSEFIX_TOPIC"], meta["topicName"], "scales on the topic the worker reads")
+	assert.Equal(t, cfg["LICENSEFIX_SUBSCRIPTION"], meta["subscriptionName"], "and on its subscription")
+	baseMeta := pathOf(t, b.scaled, "spec", "triggers", 0, "metadata").(map[string]any)
+	for _, k := range []string{"namespace", "messageCount", "activationMessageCount", "cloud"} {
+		assert.Equal(t, baseMeta[k], meta[k], "%s is the base's", k)
+	}
+	assert.Equal(t, pathOf(t, b.scaled, "spec", "triggers", 0, "authenticationRef"), trig["authenticationRef"])
+}
+
+// TestKubernetesSubscriptionComponentNeedsTheNames: an overlay that uses
+// the component without naming the topic fails to build, naming the
+// setting, instead of deploying a worker that cannot start.
+func TestKubernetesSubscriptionComponentNeedsTheNames(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rel := func(elem ...string) string {
+		p, err := filepath.Rel(dir, repoPath(t, elem...))
+		require.NoError(t, err)
+		return p
+	}
+	kz := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - " +
+		rel("deploy", "kubernetes", "base") + "\ncomponents:\n  - " + rel("deploy", "kubernetes", "components", "subscription") + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kz), 0o600))
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
+	_, err := k.Run(filesys.MakeFsOnDisk(), dir)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "LICENSEFIX_TOPIC")
 }

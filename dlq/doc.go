@@ -130,12 +130,26 @@
 // is harmless for licensefix (reprocessing a user's license assignments is
 // idempotent).
 //
+// # Topic subscriptions
+//
+// [OpenSubscription] works on the dead-letter queue of a topic
+// subscription. Service Bus cannot send to one subscription, so the copies
+// go to the topic, each with the application property [PropReplayTo] set to
+// the subscription's name ([Endpoints.ReplayTo]); the topic's rules decide
+// who receives them. With the filter condition "licensefix_replay_to IS
+// NULL OR licensefix_replay_to = '<its name>'" on every subscription (the
+// README's "Consuming a topic subscription"), only the subscription replayed
+// from receives them. A copy keeps the original's other properties, so the
+// subscription's own filter still matches it. Copies already present are
+// recognised by peeking the subscription, as for a queue.
+//
 // # Audit
 //
 // Every Replay, dry run or not, writes two info log lines "replay_audit",
 // sharing a replay_id. The one with phase "start" is written before
 // anything is read or locked and names the actor and host, the filters and
-// the limits; a replay that is killed still leaves it. The one with phase
+// the limits (and replay_to, from a subscription); a replay that is killed
+// still leaves it. The one with phase
 // "end" repeats those and adds the counts (replayed, recovered, skipped,
 // failed, deferred, abandoned, unhandled, lock renewals, interrupted), the
 // messages planned, replayed, recovered, abandoned, skipped and failed, by

@@ -41,6 +41,16 @@ const (
 	// PropReplayedFrom is the dead-letter reason of the original the copy
 	// was made from.
 	PropReplayedFrom = "licensefix-replayed-from"
+	// PropReplayTo, on a copy replayed from a topic subscription's DLQ,
+	// names the one subscription the copy is for ([Endpoints.ReplayTo]).
+	// Service Bus sends to a topic, never to one subscription, so the
+	// topic's rules route the copy: on every subscription, the filter also
+	// requires "licensefix_replay_to IS NULL OR licensefix_replay_to =
+	// '<that subscription>'" (README: "Consuming a topic subscription").
+	// Unlike the other keys it uses underscores, so that a SQL filter
+	// names it without brackets. Replay drops it from the original and
+	// writes it only when ReplayTo is set.
+	PropReplayTo = "licensefix_replay_to"
 )
 
 // deadLetterProps are removed from a message when it is replayed.

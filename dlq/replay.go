@@ -249,8 +249,13 @@ type Endpoints struct {
 	// Queue peeks the main queue (to recognise copies already sent); it
 	// never receives.
 	Queue Peeker
-	// Sender sends to the main queue.
+	// Sender sends to the main queue, or to the topic of a subscription.
 	Sender Sender
+	// ReplayTo, when not empty, is the subscription the copies are for:
+	// the Sender sends to its topic and every copy carries PropReplayTo
+	// with this value, so that the topic's rules deliver it to this
+	// subscription only. [OpenSubscription] sets it.
+	ReplayTo string
 }
 
 // Open creates the endpoints for queue on client. Close them when done.
@@ -272,6 +277,28 @@ func Open(client *azservicebus.Client, queue string) (*Endpoints, error) {
 		return nil, errors.Join(fmt.Errorf("sender: %w", err), dl.Close(context.Background()), q.Close(context.Background()))
 	}
 	return &Endpoints{DeadLetter: dl, Queue: q, Sender: s}, nil
+}
+
+// OpenSubscription creates the endpoints for subscription of topic on
+// client: receivers on the subscription's dead-letter subqueue and on the
+// subscription itself, a sender to the topic, and ReplayTo set to the
+// subscription. Close them when done.
+func OpenSubscription(client *azservicebus.Client, topic, subscription string) (*Endpoints, error) {
+	dl, err := client.NewReceiverForSubscription(topic, subscription, &azservicebus.ReceiverOptions{
+		ReceiveMode: azservicebus.ReceiveModePeekLock, SubQueue: azservicebus.SubQueueDeadLetter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dead-letter receiver: %w", err)
+	}
+	q, err := client.NewReceiverForSubscription(topic, subscription, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock})
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("subscription receiver: %w", err), dl.Close(context.Background()))
+	}
+	s, err := client.NewSender(topic, nil)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sender: %w", err), dl.Close(context.Background()), q.Close(context.Background()))
+	}
+	return &Endpoints{DeadLetter: dl, Queue: q, Sender: s, ReplayTo: subscription}, nil
 }
 
 // Close closes every endpoint that has a Close method.
@@ -611,7 +638,7 @@ func (r *replayer) move(ctx context.Context, p *Planned, m *azservicebus.Receive
 	if !recovered {
 		r.pace.spend()
 		sctx, cancel := r.settleCtx(ctx)
-		err := r.ep.Sender.SendMessage(sctx, replayCopy(m, p), nil)
+		err := r.ep.Sender.SendMessage(sctx, replayCopy(m, p, r.ep.ReplayTo), nil)
 		cancel()
 		if err != nil {
 			// The copy may or may not have reached the queue: release the
@@ -726,17 +753,22 @@ func (r *replayer) keepLocked(ctx context.Context, m *azservicebus.ReceivedMessa
 	}
 }
 
-// replayCopy builds the message sent for original m.
-func replayCopy(m *azservicebus.ReceivedMessage, p *Planned) *azservicebus.Message {
-	props := make(map[string]any, len(m.ApplicationProperties)+2)
+// replayCopy builds the message sent for original m; replayTo, when not
+// empty, is the subscription it is for (PropReplayTo).
+func replayCopy(m *azservicebus.ReceivedMessage, p *Planned, replayTo string) *azservicebus.Message {
+	props := make(map[string]any, len(m.ApplicationProperties)+3)
 	for k, v := range m.ApplicationProperties {
 		props[k] = v
 	}
 	for _, k := range deadLetterProps {
 		delete(props, k)
 	}
+	delete(props, PropReplayTo)
 	props[PropReplayCount] = int64(p.ReplayCount + 1)
 	props[PropReplayedFrom] = p.Reason
+	if replayTo != "" {
+		props[PropReplayTo] = replayTo
+	}
 	id := p.NewMessageID
 	return &azservicebus.Message{
 		MessageID:             &id,
@@ -766,7 +798,7 @@ func auditRef(id string, seq int64) string {
 // anything is read or locked, so that even a replay killed at once leaves a
 // trace of who ran what.
 func (r *replayer) auditStart(ctx context.Context) {
-	r.o.Logger.LogAttrs(ctx, slog.LevelInfo, "replay_audit",
+	attrs := []slog.Attr{
 		slog.String("phase", "start"),
 		slog.String("replay_id", r.id),
 		slog.String("actor", r.o.Actor),
@@ -777,7 +809,12 @@ func (r *replayer) auditStart(ctx context.Context) {
 		slog.Float64("rate", r.o.Rate),
 		slog.Int("max_replays", r.o.MaxReplays),
 		slog.Bool("force", r.o.Force),
-	)
+	}
+	if r.ep.ReplayTo != "" {
+		// The subscription the copies are for (PropReplayTo).
+		attrs = append(attrs, slog.String("replay_to", r.ep.ReplayTo))
+	}
+	r.o.Logger.LogAttrs(ctx, slog.LevelInfo, "replay_audit", attrs...)
 }
 
 // auditEnd writes the replay_audit line with phase "end": the counts and

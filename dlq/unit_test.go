@@ -214,7 +214,7 @@ func TestReplayCopy(t *testing.T) {
 			PropInvalidField: "f", PropReplayCount: int64(1), PropReplayedFrom: "UserNotFound",
 		},
 	}
-	c := replayCopy(m, &Planned{NewMessageID: "orig-replay2-seq4", Reason: ReasonGraphRejected, ReplayCount: 1})
+	c := replayCopy(m, &Planned{NewMessageID: "orig-replay2-seq4", Reason: ReasonGraphRejected, ReplayCount: 1}, "")
 	assert.Equal(t, "orig-replay2-seq4", *c.MessageID)
 	assert.Equal(t, []byte("body"), c.Body)
 	assert.Equal(t, "application/json", *c.ContentType)
@@ -222,6 +222,18 @@ func TestReplayCopy(t *testing.T) {
 	assert.Equal(t, "subj", *c.Subject)
 	assert.Equal(t, map[string]any{"custom": "kept", PropReplayCount: int64(2), PropReplayedFrom: ReasonGraphRejected}, c.ApplicationProperties)
 	assert.Len(t, m.ApplicationProperties, 14, "the original's map is not modified")
+}
+
+func TestReplayCopyForASubscription(t *testing.T) {
+	t.Parallel()
+	m := &azservicebus.ReceivedMessage{MessageID: "orig", Body: []byte("body"),
+		ApplicationProperties: map[string]any{"custom": "kept", PropReplayTo: "elsewhere", PropDeadLetterReason: "GraphRejected"}}
+	p := &Planned{NewMessageID: "orig-replay1-seq7", Reason: ReasonGraphRejected}
+	c := replayCopy(m, p, "licensefix")
+	assert.Equal(t, map[string]any{"custom": "kept", PropReplayCount: int64(1), PropReplayedFrom: ReasonGraphRejected, PropReplayTo: "licensefix"},
+		c.ApplicationProperties, "the copy names this subscription, whatever the original named")
+	c = replayCopy(m, p, "")
+	assert.NotContains(t, c.ApplicationProperties, PropReplayTo, "a queue's copy names no subscription")
 }
 
 func TestPacerHoldsAnUnspentSlot(t *testing.T) {

@@ -48,8 +48,8 @@ func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d
 
 // Deps are the worker's collaborators.
 type Deps struct {
-	// Receiver is a peek-lock receiver on the queue (required). The caller
-	// closes it after Run returns.
+	// Receiver is a peek-lock receiver on the queue, or on a topic
+	// subscription (required). The caller closes it after Run returns.
 	Receiver Receiver
 	// Graph calls the reprocess action (required), normally a *graph.Client.
 	Graph Reprocessor

@@ -194,20 +194,27 @@ func (ls *logSettings) logger(s *envflag.Set, w io.Writer) (*slog.Logger, error)
 	return logging.New(w, format, level), nil
 }
 
-// serviceBusSettings are how run, send and dlq reach the queue.
+// serviceBusSettings are how run, send and dlq reach their entity.
 type serviceBusSettings struct {
-	connectionString, namespace, queue string
+	connectionString, namespace string
+	queue, topic, subscription  string
+	role                        entityRole
+	// entity is set by options once the settings are valid.
+	entity entity
 }
 
-func addServiceBusSettings(s *envflag.Set) *serviceBusSettings {
+// addServiceBusSettings binds the connection settings and the entity
+// settings of a command that receives (role roleReceive) or sends.
+func addServiceBusSettings(s *envflag.Set, role entityRole) *serviceBusSettings {
 	sb := &serviceBusSettings{}
 	s.Secret(&sb.connectionString, "servicebus-connection-string", sbconn.EnvConnectionString, "Service Bus (or emulator) connection string; exclusive with the namespace")
 	s.String(&sb.namespace, "servicebus-namespace", sbconn.EnvNamespace, "", "fully qualified namespace (contoso.servicebus.windows.net), authenticated with azidentity")
-	s.String(&sb.queue, "queue", "LICENSEFIX_QUEUE", "license-fixed", "queue name")
+	sb.addEntitySettings(s, role)
 	return sb
 }
 
-// options validates the settings and returns sbconn options.
+// options validates the settings, sets sb.entity and returns sbconn
+// options.
 func (sb *serviceBusSettings) options(s *envflag.Set) (sbconn.Options, error) {
 	o := sbconn.Options{ConnectionString: sb.connectionString, Namespace: sb.namespace, Getenv: s.Getenv}
 	if err := o.Validate(); err != nil {
@@ -217,8 +224,10 @@ func (sb *serviceBusSettings) options(s *envflag.Set) (sbconn.Options, error) {
 		}
 		return o, err
 	}
-	if strings.TrimSpace(sb.queue) == "" {
-		return o, s.Invalid("LICENSEFIX_QUEUE", "must not be empty")
+	en, err := sb.resolveEntity(s)
+	if err != nil {
+		return o, err
 	}
+	sb.entity = en
 	return o, nil
 }

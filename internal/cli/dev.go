@@ -147,7 +147,7 @@ func runDev(ctx context.Context, e *Env, args []string) error {
 	runCtx, stopWorker := context.WithCancel(ctx)
 	defer stopWorker()
 	served := make(chan error, 1)
-	go func() { served <- serve(runCtx, logger, sbOpts, devQueue, httpAddr, cfg, gclient) }()
+	go func() { served <- serve(runCtx, logger, sbOpts, entity{queue: devQueue}, httpAddr, cfg, gclient) }()
 
 	samples, err := devSamples()
 	if err != nil {

@@ -91,7 +91,7 @@ func (f *filterSettings) filter(s *envflag.Set, now time.Time) (dlq.Filter, erro
 
 func runDLQList(ctx context.Context, e *Env, args []string) error {
 	s := e.newSet("dlq list")
-	sb := addServiceBusSettings(s)
+	sb := addServiceBusSettings(s, roleReceive)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)
 	var limit int
@@ -129,12 +129,12 @@ func runDLQList(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer opCloseQuietly(client.Close)
-	rcv, err := client.NewReceiverForQueue(sb.queue, &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
+	rcv, err := sb.entity.newReceiver(client, &azservicebus.ReceiverOptions{SubQueue: azservicebus.SubQueueDeadLetter})
 	if err != nil {
 		return fmt.Errorf("dead-letter receiver: %w", err)
 	}
 	defer opCloseQuietly(rcv.Close)
-	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.queue, peekOne(rcv)); err != nil {
+	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.entity.String(), peekOne(rcv)); err != nil {
 		return err
 	}
 	entries, err := dlq.List(ctx, rcv, filter, &dlq.ListOptions{Limit: limit})
@@ -188,7 +188,7 @@ func parseReplayRate(v string) (float64, error) {
 
 func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 	s := e.newSet("dlq replay")
-	sb := addServiceBusSettings(s)
+	sb := addServiceBusSettings(s, roleReceive)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)
 	var max, maxReplays int
@@ -242,15 +242,26 @@ func runDLQReplay(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer opCloseQuietly(client.Close)
-	ep, err := dlq.Open(client, sb.queue)
+	var ep *dlq.Endpoints
+	if sb.entity.isSubscription() {
+		ep, err = dlq.OpenSubscription(client, sb.entity.topic, sb.entity.subscription)
+	} else {
+		ep, err = dlq.Open(client, sb.entity.queue)
+	}
 	if err != nil {
 		return err
 	}
 	defer opCloseQuietly(ep.Close)
-	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.queue, peekOne(ep.DeadLetter)); err != nil {
+	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.entity.String(), peekOne(ep.DeadLetter)); err != nil {
 		return err
 	}
 
+	if sb.entity.isSubscription() {
+		// Service Bus sends to the topic, never to one subscription: say
+		// where the copies go and what keeps them from the others.
+		fmt.Fprintf(e.Stderr, "note: copies go to topic %s with %s=%s; a subscription of that topic without the replay rule "+
+			"(README: Consuming a topic subscription) receives them too\n", sb.entity.topic, dlq.PropReplayTo, sb.entity.subscription)
+	}
 	opts := dlq.ReplayOptions{
 		Filter: filter, Max: max, Rate: perSecond, DryRun: dryRun, MaxReplays: maxReplays, Force: force,
 		ReceiveTimeout: receiveTimeout, Logger: logger, Actor: opActor(e), Host: opHostname(),

@@ -22,7 +22,7 @@ var errNotConfirmed = errors.New("not confirmed; nothing purged")
 
 func runDLQPurge(ctx context.Context, e *Env, args []string) error {
 	s := e.newSet("dlq purge")
-	sb := addServiceBusSettings(s)
+	sb := addServiceBusSettings(s, roleReceive)
 	logs := addLogSettings(s)
 	fs := addFilterSettings(s)
 	var dryRun, yes, all, asJSON bool
@@ -71,14 +71,14 @@ func runDLQPurge(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer opCloseQuietly(client.Close)
-	rcv, err := client.NewReceiverForQueue(sb.queue, &azservicebus.ReceiverOptions{
+	rcv, err := sb.entity.newReceiver(client, &azservicebus.ReceiverOptions{
 		ReceiveMode: azservicebus.ReceiveModePeekLock, SubQueue: azservicebus.SubQueueDeadLetter,
 	})
 	if err != nil {
 		return fmt.Errorf("dead-letter receiver: %w", err)
 	}
 	defer opCloseQuietly(rcv.Close)
-	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.queue, peekOne(rcv)); err != nil {
+	if err := firstContact(ctx, connect, sb.endpoint(), "peek the dead-letter queue of "+sb.entity.String(), peekOne(rcv)); err != nil {
 		return err
 	}
 
@@ -86,7 +86,7 @@ func runDLQPurge(ctx context.Context, e *Env, args []string) error {
 	if !dryRun && !yes {
 		opts.Confirm = func(ctx context.Context, sel []dlq.Purgeable) (bool, error) {
 			writePurgeTable(e.Stderr, sel)
-			fmt.Fprintf(e.Stderr, "Remove these %d message(s) from the dead-letter queue of %s for good? [y/N] ", len(sel), sb.queue)
+			fmt.Fprintf(e.Stderr, "Remove these %d message(s) from the dead-letter queue of %s for good? [y/N] ", len(sel), sb.entity)
 			return confirm(ctx, e.Stdin)
 		}
 	}

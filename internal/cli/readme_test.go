@@ -72,7 +72,7 @@ func TestReadmeDLQListExample(t *testing.T) {
 	cfg := worker.Config{Concurrency: 2, ReceiveWait: time.Second,
 		Retry: retry.Policy{InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsed: 5 * time.Second, Multiplier: 2}}
 	go func() {
-		served <- serve(ctx, logging.Discard(), sbconn.Options{ConnectionString: srv.ConnectionString()}, sbemu.DefaultQueueName, "127.0.0.1:0", cfg, gclient)
+		served <- serve(ctx, logging.Discard(), sbconn.Options{ConnectionString: srv.ConnectionString()}, entity{queue: sbemu.DefaultQueueName}, "127.0.0.1:0", cfg, gclient)
 	}()
 	defer func() { cancel(); <-served }()
 

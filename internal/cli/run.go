@@ -163,7 +163,7 @@ func newGraphClient(s *envflag.Set, gc graph.Config) (*graph.Client, error) {
 func runRun(ctx context.Context, e *Env, args []string) error {
 	s := e.newSet("run")
 	ls := addLogSettings(s)
-	sb := addServiceBusSettings(s)
+	sb := addServiceBusSettings(s, roleReceive)
 	rs := addRunSettings(s)
 	if err := s.Parse(args); err != nil {
 		return err
@@ -228,7 +228,7 @@ func runRun(ctx context.Context, e *Env, args []string) error {
 	if cfg.TenantID == "" {
 		logger.WarnContext(ctx, "tenant unknown: messages naming a tenantId are not checked against it", slog.String("setting", worker.EnvTenantID))
 	}
-	return serve(ctx, logger, sbOpts, sb.queue, rs.httpAddr, cfg, gclient)
+	return serve(ctx, logger, sbOpts, sb.entity, rs.httpAddr, cfg, gclient)
 }
 
 // placeholderCredential stands in for the real credential while settings
@@ -240,7 +240,7 @@ func (placeholderCredential) GetToken(context.Context, policy.TokenRequestOption
 }
 
 // serve connects, starts the health server and runs the worker until ctx ends.
-func serve(ctx context.Context, logger *slog.Logger, sbOpts sbconn.Options, queue, httpAddr string, cfg worker.Config, gclient *graph.Client) error {
+func serve(ctx context.Context, logger *slog.Logger, sbOpts sbconn.Options, en entity, httpAddr string, cfg worker.Config, gclient *graph.Client) error {
 	client, err := sbconn.NewClient(sbOpts)
 	if err != nil {
 		return err
@@ -250,9 +250,9 @@ func serve(ctx context.Context, logger *slog.Logger, sbOpts sbconn.Options, queu
 		defer cancel()
 		_ = client.Close(cctx)
 	}()
-	recv, err := client.NewReceiverForQueue(queue, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock})
+	recv, err := en.newReceiver(client, &azservicebus.ReceiverOptions{ReceiveMode: azservicebus.ReceiveModePeekLock})
 	if err != nil {
-		return fmt.Errorf("service bus receiver: %w", err)
+		return fmt.Errorf("service bus receiver on %s: %w", en, err)
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), httpShutdownTimeout)
@@ -270,7 +270,7 @@ func serve(ctx context.Context, logger *slog.Logger, sbOpts sbconn.Options, queu
 	srv := &http.Server{Handler: w.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	logger.Info("http server listening", slog.String("http_addr", ln.Addr().String()), slog.String("queue", queue))
+	logger.Info("http server listening", append([]any{slog.String("http_addr", ln.Addr().String())}, en.logAttrs()...)...)
 
 	runErr := w.Run(ctx)
 
@@ -283,7 +283,7 @@ func serve(ctx context.Context, logger *slog.Logger, sbOpts sbconn.Options, queu
 		logger.Error("http server failed", slog.String("error", err.Error()))
 	}
 	if runErr != nil {
-		return &exitError{code: ExitFailure, err: runErr}
+		return &exitError{code: ExitFailure, err: fmt.Errorf("%s: %w", en, runErr)}
 	}
 	return nil
 }

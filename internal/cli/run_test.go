@@ -36,6 +36,8 @@ func TestRunHelpListsEverySetting(t *testing.T) {
 		"LICENSEFIX_SERVICEBUS_CONNECTION_STRING": "(secret, unset)",
 		"LICENSEFIX_SERVICEBUS_NAMESPACE":         `""`,
 		"LICENSEFIX_QUEUE":                        "license-fixed",
+		"LICENSEFIX_TOPIC":                        `""`,
+		"LICENSEFIX_SUBSCRIPTION":                 `""`,
 		"LICENSEFIX_CONCURRENCY":                  "16",
 		"LICENSEFIX_SHUTDOWN_TIMEOUT":             "25s",
 		"LICENSEFIX_HTTP_ADDR":                    ":8080",

@@ -86,7 +86,7 @@ func listSetting(s *envflag.Set, p *[]string, flagName, env, usage string) {
 
 func runSend(ctx context.Context, e *Env, args []string) error {
 	s := e.newSet("send")
-	st := &sendSettings{sb: addServiceBusSettings(s), logs: addLogSettings(s)}
+	st := &sendSettings{sb: addServiceBusSettings(s, roleSend), logs: addLogSettings(s)}
 	listSetting(s, &st.userIDs, "user-id", "LICENSEFIX_SEND_USER_IDS", "user ids (object id or userPrincipalName)")
 	s.String(&st.from, "from", "LICENSEFIX_SEND_FROM", "", "file of user ids, one per line, or CSV with a userId, id, objectId or userPrincipalName column; - reads stdin")
 	s.Bool(&st.skipInvalid, "skip-invalid", "LICENSEFIX_SEND_SKIP_INVALID", false, "send the valid ids even when some are invalid")
@@ -149,13 +149,14 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 		return err
 	}
 	defer opCloseQuietly(client.Close)
-	sender, err := client.NewSender(st.sb.queue, nil)
+	to := st.sb.entity
+	sender, err := client.NewSender(to.sendTo(), nil)
 	if err != nil {
 		return fmt.Errorf("sender: %w", err)
 	}
 	defer opCloseQuietly(sender.Close)
 	openSender := func(ctx context.Context) error { _, err := sender.NewMessageBatch(ctx, nil); return err }
-	if err := firstContact(ctx, st.connectTimeout, st.sb.endpoint(), "open a sender on queue "+st.sb.queue, openSender); err != nil {
+	if err := firstContact(ctx, st.connectTimeout, st.sb.endpoint(), "open a sender on "+to.kind()+" "+to.String(), openSender); err != nil {
 		return err
 	}
 
@@ -170,7 +171,7 @@ func runSend(ctx context.Context, e *Env, args []string) error {
 	if bar != nil {
 		_ = bar.Finish()
 	}
-	logger.InfoContext(ctx, "send_finished", "queue", st.sb.queue, "sent", sent, "total", len(msgs), "invalid", len(invalid))
+	logger.InfoContext(ctx, "send_finished", append(to.logAttrs(), "sent", sent, "total", len(msgs), "invalid", len(invalid))...)
 	if err != nil {
 		return fmt.Errorf("sent %d of %d, then: %w", sent, len(msgs), err)
 	}

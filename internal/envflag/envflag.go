@@ -40,6 +40,7 @@ type setting struct {
 	secret, isBool        bool
 	set                   func(string) error
 	fromFlag              bool
+	given                 bool // set from its variable or its flag
 }
 
 // Set is a group of settings for one subcommand.
@@ -83,7 +84,7 @@ func (v funcValue) IsBoolFlag() bool { return v.st.isBool }
 
 func (v funcValue) String() string { return "" }
 func (v funcValue) Set(x string) error {
-	v.st.fromFlag = true
+	v.st.fromFlag, v.st.given = true, true
 	return v.st.set(x)
 }
 
@@ -196,6 +197,7 @@ func (s *Set) Parse(args []string) error {
 			continue
 		}
 		if v := s.getenv(st.env); v != "" {
+			st.given = true
 			if err := st.set(v); err != nil {
 				return &SettingError{Env: st.env, Flag: st.flag, Err: s.redact(st, err)}
 			}
@@ -239,6 +241,14 @@ func (s *Set) Invalid(env string, format string, args ...any) error {
 		flagName = st.flag
 	}
 	return &SettingError{Env: env, Flag: flagName, Err: fmt.Errorf(format, args...)}
+}
+
+// Given reports whether the setting bound to env was given after Parse,
+// by its variable (non-empty) or its flag (even empty), as opposed to
+// holding its default. Settings that exclude one another use it.
+func (s *Set) Given(env string) bool {
+	st := s.byEnv[env]
+	return st != nil && st.given
 }
 
 // PrintUsage writes every setting with its flag, variable and default.

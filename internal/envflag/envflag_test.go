@@ -150,3 +150,17 @@ type listValue []string
 
 func (l *listValue) String() string     { return "" }
 func (l *listValue) Set(v string) error { *l = append(*l, v); return nil }
+
+func TestGiven(t *testing.T) {
+	t.Parallel()
+	s, _, _ := newTestSet(map[string]string{"LICENSEFIX_CONCURRENCY": "4"})
+	require.NoError(t, s.Parse([]string{"--queue="}))
+	assert.True(t, s.Given("LICENSEFIX_QUEUE"), "an empty flag is given")
+	assert.True(t, s.Given("LICENSEFIX_CONCURRENCY"), "a variable is given")
+	assert.False(t, s.Given("LICENSEFIX_GRAPH_TIMEOUT"), "a default is not given")
+	assert.False(t, s.Given("LICENSEFIX_NO_SUCH_SETTING"))
+
+	s, _, _ = newTestSet(map[string]string{"LICENSEFIX_QUEUE": ""})
+	require.NoError(t, s.Parse(nil))
+	assert.False(t, s.Given("LICENSEFIX_QUEUE"), "an empty variable is unset")
+}
