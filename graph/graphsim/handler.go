@@ -13,6 +13,25 @@ import (
 	"github.com/google/uuid"
 )
 
+// Request is one recorded request.
+type Request struct {
+	Time             time.Time
+	Method           string
+	Path             string // the escaped path as sent (request target without the query)
+	UserID           string // the decoded user segment, "" if the path did not match
+	API              string // "beta" or "v1", "" if the path did not match
+	BodyLength       int64
+	HasAuthorization bool
+	Authorization    string
+	ClientRequestID  string
+	UserAgent        string
+	RetryAttempt     string
+	// Status is the status answered; 0 while the answer is pending, for a
+	// Reset, or when the client went away first.
+	Status int
+}
+
+
 // maxBody bounds how much of a request body is read (and counted).
 const maxBody = 1 << 20
 

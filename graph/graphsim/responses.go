@@ -3,7 +3,22 @@ package graphsim
 import (
 	"encoding/base64"
 	"net/http"
+	"time"
 )
+
+// Response is one scripted answer.
+type Response struct {
+	Status            int           // HTTP status; 0 = 200
+	Code              string        // Graph error.code for error bodies ("" = derived from status)
+	Message           string        // Graph error.message ("" = derived from status)
+	RetryAfter        string        // Retry-After header value verbatim ("" = none)
+	Header            http.Header   // extra headers (x-ms-throttle-scope, ...)
+	Body              string        // raw body overriding the generated one (e.g. HTML for 502)
+	OmitBodyRequestID bool          // directory-style error body without request-id
+	Delay             time.Duration // wait before answering (honours the request context)
+	Reset             bool          // hijack, send a status line and a header but not their end, then close with a TCP reset
+	RedirectTo        string        // answer 307 to this absolute URL
+}
 
 // Throttled returns a 429 TooManyRequests as Graph sends it for the
 // tenant-wide write limit: Retry-After (verbatim, "" for none),

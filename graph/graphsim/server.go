@@ -11,6 +11,32 @@ import (
 	"time"
 )
 
+// Options configures a Server. The zero value answers 200 to every valid call.
+type Options struct {
+	Addr string // listen address for standalone use; NewServer binds 127.0.0.1:0 when empty
+	// RequireToken, when set, makes every call without "Authorization: Bearer <RequireToken>" answer 401.
+	RequireToken string
+	Latency      time.Duration // added to every answer
+
+	// AppID and TenantID appear in x-ms-throttle-scope on 429s from the
+	// quota and the token bucket; defaults are fixed made-up GUIDs (DefaultAppID,
+	// DefaultTenantID).
+	AppID    string
+	TenantID string
+	// MaxRequests bounds the recorded requests for long-running use
+	// (oldest dropped first); 0 keeps every request. Calls counts all.
+	MaxRequests int
+	// Now is the clock of the quota (SetQuota) and of Request.Time; nil
+	// uses time.Now. Tests inject a fake clock to check the quota's
+	// arithmetic exactly. Delays and latency always use real time. Now is
+	// called with the server's lock held: it must not call the Server.
+	Now func() time.Time
+	// Logger receives one debug line per request (never the Authorization
+	// header); nil discards.
+	Logger *slog.Logger
+}
+
+
 // Made-up identities used in x-ms-throttle-scope when Options leaves them
 // empty.
 const (
