@@ -149,6 +149,7 @@ func newHarness(t *testing.T, s setup) *harness {
 		connStr: strings.Replace(sb.ConnectionString(), sb.Addr(), proxy.Addr(), 1)}
 	require.NotEqual(t, sb.ConnectionString(), h.connStr, "the workers must go through the proxy")
 	t.Cleanup(h.killAll)
+	t.Cleanup(h.dumpOnFailure) // runs before killAll: cleanups run last first
 	prefix := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	for i := range s.messages {
 		user := fmt.Sprintf("%s-%04d@contoso.com", prefix, i)
@@ -363,6 +364,32 @@ func (h *harness) killAll() {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 		<-p.polled
+	}
+}
+
+// dumpOnFailure logs the queue's counts and the end of every worker's log
+// when the test failed.
+func (h *harness) dumpOnFailure() {
+	if !h.t.Failed() {
+		return
+	}
+	st, err := h.sb.QueueStats(sbemu.DefaultQueueName)
+	h.t.Logf("queue at failure: %+v %v; proxy %+v", st, err, h.proxy.Stats())
+	h.mu.Lock()
+	workers := append([]*proc(nil), h.workers...)
+	h.mu.Unlock()
+	for _, p := range workers {
+		b, err := os.ReadFile(p.logPath)
+		if err != nil {
+			continue
+		}
+		var lines []string
+		for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+			if !strings.Contains(l, `"msg":"message completed"`) && !strings.Contains(l, `"msg":"graph pacing"`) {
+				lines = append(lines, l)
+			}
+		}
+		h.t.Logf("%s: last lines of %d (completions and pacing left out):\n%s", p.name, len(lines), strings.Join(lines[max(0, len(lines)-60):], "\n"))
 	}
 }
 
