@@ -29,7 +29,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var seedFlag = flag.Uint64("chaos.seed", 0, "seed of the random fault moments (0: from the clock; the seed used is logged)")
+var (
+	seedFlag = flag.Uint64("chaos.seed", 0, "seed of the random fault moments (0: from the clock; the seed used is logged)")
+	binFlag  = flag.String("chaos.bin", "", "a licensefix binary to test instead of building cmd/licensefix")
+)
 
 // The worker binary, built once per test binary on first use.
 var (
@@ -44,6 +47,10 @@ var (
 func binary(tb testing.TB) string {
 	tb.Helper()
 	binOnce.Do(func() {
+		if *binFlag != "" {
+			binPath = *binFlag
+			return
+		}
 		binDir, binErr = os.MkdirTemp("", "licensefix-chaos-")
 		if binErr != nil {
 			return
@@ -124,8 +131,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	if s.lock == 0 {
 		s.lock = 30 * time.Second
 	}
-	bin := binary(t)
-	_ = bin
+	binary(t) // build first: a build failure should not wait for the emulator
 	cfg := sbemu.DefaultConfig()
 	cfg.UserConfig.Namespaces[0].Queues[0].Properties.LockDuration = sbemu.Duration(s.lock)
 	cfg.UserConfig.Namespaces[0].Queues[0].Properties.MaxDeliveryCount = maxDelivery
