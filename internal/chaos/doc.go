@@ -19,8 +19,10 @@
 //   - completed: gone from both queues, its user got a 2xx, and every
 //     completion a worker logged names (by client-request-id) a 2xx call of
 //     that user made before the completion. A message gone with a 2xx but
-//     no completion line is accepted only when a kill came after the 2xx
-//     (the killed worker may have settled it without logging).
+//     no completion line is accepted only when a worker logged a failed
+//     settlement naming that 2xx (the broker may have completed it while
+//     the answer was lost to a cut) or a kill came after the 2xx (the
+//     killed worker may have settled it without logging).
 //   - dead-lettered, with a reason its Graph history justifies: UserNotFound
 //     when the call it names answered 404; GraphRejected for another
 //     permanent 4xx (not 401, 403, 408, 409, 429) or 501; RetriesExhausted

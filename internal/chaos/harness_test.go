@@ -31,7 +31,8 @@ import (
 
 var (
 	seedFlag = flag.Uint64("chaos.seed", 0, "seed of the random fault moments (0: from the clock; the seed used is logged)")
-	binFlag  = flag.String("chaos.bin", "", "a licensefix binary to test instead of building cmd/licensefix")
+	binFlag     = flag.String("chaos.bin", "", "a licensefix binary to test instead of building cmd/licensefix")
+	figuresFlag = flag.String("chaos.figures", "", "a file to append each scenario's FIGURES line to")
 )
 
 // The worker binary, built once per test binary on first use.
@@ -420,6 +421,19 @@ func (h *harness) waitDrained(within time.Duration) time.Duration {
 	return time.Since(h.started)
 }
 
+// drainedWithin polls until the queue drains or d passes, and reports
+// whether it drained.
+func (h *harness) drainedWithin(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if h.drained() {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return h.drained()
+}
+
 // history gathers the run's History; the workers must have stopped.
 func (h *harness) history() History {
 	t := h.t
@@ -552,11 +566,22 @@ func (h *harness) check(fault string, faults int, drain, faultFree time.Duration
 			calls++
 		}
 	}
-	t.Logf("FIGURES %s: messages=%d faults=%d lost=%d duplicates=%d explained=%d completed=%d dead_lettered=%d queued=%d graph_calls=%d non_2xx=%d readiness_transitions=%d drain=%s%s",
+	line := fmt.Sprintf("FIGURES %s: messages=%d faults=%d lost=%d duplicates=%d explained=%d completed=%d dead_lettered=%d queued=%d graph_calls=%d non_2xx=%d readiness_transitions=%d drain=%s%s violations=%d",
 		fault, rep.Messages, faults, rep.Lost, rep.Duplicates, rep.ExplainedDuplicates, rep.Completed, rep.DeadLettered, rep.Queued,
-		len(hist.Calls), calls, len(h.transitions()), drain.Round(10*time.Millisecond), ratio)
+		len(hist.Calls), calls, len(h.transitions()), drain.Round(10*time.Millisecond), ratio, len(rep.Violations))
 	for _, tr := range h.transitions() {
-		t.Logf("readiness %s -> %s at +%s", tr.From, tr.To, tr.At.Sub(h.started).Round(10*time.Millisecond))
+		line += fmt.Sprintf("\n  readiness %s -> %s at +%s", tr.From, tr.To, tr.At.Sub(h.started).Round(10*time.Millisecond))
+	}
+	for _, v := range rep.Violations {
+		line += "\n  violation " + v.String()
+	}
+	t.Log(line)
+	if *figuresFlag != "" {
+		f, err := os.OpenFile(*figuresFlag, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+		require.NoError(t, err)
+		_, err = fmt.Fprintf(f, "%s %s\n", t.Name(), line)
+		require.NoError(t, f.Close())
+		require.NoError(t, err)
 	}
 	require.True(t, rep.OK(), "ledger: %s", rep)
 	require.Zero(t, rep.Lost)

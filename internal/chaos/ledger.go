@@ -175,9 +175,13 @@ func Check(h History) (Report, error) {
 		slices.SortStableFunc(calls[id], func(a, b Call) int { return a.Time.Compare(b.Time) })
 	}
 	completions := map[string][]Outcome{}
+	settles := map[string][]Outcome{} // failed attempts to complete
 	for _, o := range h.Outcomes {
-		if o.Kind == OutcomeCompleted || o.Kind == OutcomeCoalesced {
+		switch o.Kind {
+		case OutcomeCompleted, OutcomeCoalesced:
 			completions[o.MessageID] = append(completions[o.MessageID], o)
+		case OutcomeSettleFailed, OutcomeLockLost:
+			settles[o.MessageID] = append(settles[o.MessageID], o)
 		}
 	}
 	queued := map[string]int{}
@@ -235,8 +239,8 @@ func Check(h History) (Report, error) {
 				break
 			}
 			rep.Completed++
-			if len(done) == 0 && !killedAfter(h.Kills, cs[firstOK].Time) {
-				violate(m.ID, RuleLost, "gone with a 2xx at %s but no worker logged completing it and no kill came after",
+			if len(done) == 0 && !sawSettle(settles[m.ID], cs) && !killedAfter(h.Kills, cs[firstOK].Time) {
+				violate(m.ID, RuleLost, "gone with a 2xx at %s but no worker logged settling it after a 2xx and no kill came after",
 					cs[firstOK].Time.Format(time.RFC3339Nano))
 			}
 		}
@@ -332,6 +336,18 @@ func is2xx(st int) bool { return st >= 200 && st < 300 }
 func named2xx(cs []Call, o Outcome) bool {
 	for _, c := range cs {
 		if c.ClientRequestID == o.ClientRequestID && is2xx(c.Status) && !c.Time.After(o.Time) {
+			return true
+		}
+	}
+	return false
+}
+
+// sawSettle reports whether one of os (failed settlements) names a 2xx
+// call in cs: the worker saw the 2xx and tried to complete, and the broker
+// may have completed the message although the answer never arrived.
+func sawSettle(os []Outcome, cs []Call) bool {
+	for _, o := range os {
+		if o.ClientRequestID != "" && named2xx(cs, o) {
 			return true
 		}
 	}

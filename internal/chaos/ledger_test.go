@@ -90,6 +90,26 @@ func TestCheck(t *testing.T) {
 			want: func(t *testing.T, r Report) { assert.Equal(t, 1, r.Completed) },
 		},
 		{
+			name: "gone after a failed settlement that names the 2xx",
+			edit: func(h *History) {
+				h.Calls = []Call{call(1, "u1@contoso.com", "c1", 200)}
+				h.Outcomes = []Outcome{{Time: at(31), MessageID: "m1", Kind: OutcomeSettleFailed, ClientRequestID: "c1"}}
+				h.Queued = []string{"m2"}
+			},
+			want: func(t *testing.T, r Report) { assert.Equal(t, 1, r.Completed) },
+		},
+		{
+			name: "must fail: gone after a 2xx nobody acted on",
+			edit: func(h *History) {
+				h.Calls = []Call{call(1, "u1@contoso.com", "c1", 200)}
+				h.Outcomes = []Outcome{{Time: at(31), MessageID: "m1", Kind: OutcomeSettleFailed, ClientRequestID: "c0"}}
+				h.Kills = []Kill{{Time: at(0.5)}}
+				h.Queued = []string{"m2"}
+			},
+			rules: []Rule{RuleLost},
+			want:  func(t *testing.T, r Report) { assert.Zero(t, r.Lost, "a 2xx was seen: not work lost, but unexplained") },
+		},
+		{
 			name: "justified dead letters",
 			edit: func(h *History) {
 				h.Sent = append(h.Sent, Message{ID: "m3", UserID: "u3"}, Message{ID: "m4", UserID: "u4"},

@@ -68,14 +68,20 @@ func TestConnectionCuts(t *testing.T) {
 			conns += n
 			mu.Unlock()
 		})
-		drain := h.waitDrained(2 * time.Minute)
+		// Cut until the queue drains or the bound has passed; then stop
+		// cutting and wait for the rest, so a miss still yields its figures.
+		bound := time.Duration(1.5 * float64(faultFree))
+		inTime := h.drainedWithin(bound - time.Since(h.started))
 		stop()
+		drain := h.waitDrained(2 * time.Minute)
 		h.stopAll()
-		t.Logf("%d cuts closed %d connections", cuts, conns)
+		mu.Lock()
+		t.Logf("%d cuts closed %d connections; drained while cutting: %v", cuts, conns, inTime)
+		mu.Unlock()
 		rep := h.check("connection cuts every 5s", cuts, drain, faultFree)
 		assert.LessOrEqual(t, rep.Duplicates, 1)
 		assert.Positive(t, cuts)
-		assert.LessOrEqual(t, drain.Seconds(), 1.5*faultFree.Seconds(), "drain %s vs fault-free %s", drain, faultFree)
+		assert.True(t, inTime, "drain %s vs fault-free %s: more than 1.5×", drain, faultFree)
 	})
 }
 
