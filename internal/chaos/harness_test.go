@@ -30,7 +30,7 @@ import (
 )
 
 var (
-	seedFlag = flag.Uint64("chaos.seed", 0, "seed of the random fault moments (0: from the clock; the seed used is logged)")
+	seedFlag    = flag.Uint64("chaos.seed", 0, "seed of the random fault moments (0: from the clock; the seed used is logged)")
 	binFlag     = flag.String("chaos.bin", "", "a licensefix binary to test instead of building cmd/licensefix")
 	figuresFlag = flag.String("chaos.figures", "", "a file to append each scenario's FIGURES line to")
 )
