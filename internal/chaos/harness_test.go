@@ -33,6 +33,7 @@ var (
 	seedFlag    = flag.Uint64("chaos.seed", 0, "seed of the random fault moments (0: from the clock; the seed used is logged)")
 	binFlag     = flag.String("chaos.bin", "", "a licensefix binary to test instead of building cmd/licensefix")
 	figuresFlag = flag.String("chaos.figures", "", "a file to append each scenario's FIGURES line to")
+	logsFlag    = flag.String("chaos.logs", "", "a directory to copy every worker's log to")
 )
 
 // The worker binary, built once per test binary on first use.
@@ -157,6 +158,7 @@ func newHarness(t *testing.T, s setup) *harness {
 	require.NotEqual(t, sb.ConnectionString(), h.connStr, "the workers must go through the proxy")
 	t.Cleanup(h.killAll)
 	t.Cleanup(h.dumpOnFailure) // runs before killAll: cleanups run last first
+	t.Cleanup(h.keepLogs)
 	prefix := strings.ToLower(strings.NewReplacer("/", "-", "_", "-").Replace(t.Name()))
 	for i := range s.messages {
 		user := fmt.Sprintf("%s-%04d@contoso.com", prefix, i)
@@ -371,6 +373,26 @@ func (h *harness) killAll() {
 		_ = p.cmd.Process.Kill()
 		<-p.exited
 		<-p.polled
+	}
+}
+
+// keepLogs copies the workers' logs to -chaos.logs.
+func (h *harness) keepLogs() {
+	if *logsFlag == "" {
+		return
+	}
+	h.mu.Lock()
+	workers := append([]*proc(nil), h.workers...)
+	h.mu.Unlock()
+	dir := filepath.Join(*logsFlag, strings.ReplaceAll(h.t.Name(), "/", "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		h.t.Error(err)
+		return
+	}
+	for _, p := range workers {
+		if b, err := os.ReadFile(p.logPath); err == nil {
+			_ = os.WriteFile(filepath.Join(dir, p.name+".log"), b, 0o644)
+		}
 	}
 }
 
