@@ -35,6 +35,14 @@ func every(d time.Duration, f func()) (stop func()) {
 	return func() { once.Do(func() { close(done); wg.Wait() }) }
 }
 
+// since is t-from rounded, 0 when t is zero.
+func since(from, t time.Time) time.Duration {
+	if t.IsZero() {
+		return 0
+	}
+	return t.Sub(from).Round(10 * time.Millisecond)
+}
+
 // cutSetup is the system of the acceptance run: 300 messages,
 // concurrency 2, Graph answering in 150 ms (about 13 messages a second, so
 // the drain spans several cuts).
@@ -138,6 +146,9 @@ func TestBlackhole(t *testing.T) {
 			up = tr.At
 		}
 	}
+	t.Logf("blackhole from +%s to +%s; /readyz 503 %s after it began, 200 again %s after it ended (zero: never)",
+		begin.Sub(h.started).Round(10*time.Millisecond), end.Sub(h.started).Round(10*time.Millisecond),
+		since(begin, down), since(end, up))
 	if assert.False(t, down.IsZero(), "/readyz never left 200 during a %s blackhole", hold) {
 		assert.Less(t, down.Sub(begin), 30*time.Second, "not ready only %s into the blackhole", down.Sub(begin))
 		if assert.False(t, up.IsZero(), "/readyz never came back") {
