@@ -42,10 +42,10 @@
 //
 // # Running it
 //
-// The bounded scenarios run in go test ./... (about a minute together on 2
+// The bounded scenarios run in go test ./... (about 100 s together on 2
 // cores). The soak is behind the build tag chaossoak:
 //
-//	go test -tags chaossoak -run TestSoak -timeout 40m ./internal/chaos -chaos.soak=30m
+//	go test -tags chaossoak -run TestSoak -timeout 45m ./internal/chaos -chaos.soak=30m
 //
 // RELIABILITY.md at the repository root records the figures.
 package chaos
