@@ -582,15 +582,15 @@ func (h *harness) check(fault string, faults int, drain, faultFree time.Duration
 	if faultFree > 0 {
 		ratio = fmt.Sprintf(" fault_free=%s ratio=%.2f", faultFree.Round(10*time.Millisecond), drain.Seconds()/faultFree.Seconds())
 	}
-	calls := 0
+	non2xx := 0
 	for _, c := range hist.Calls {
-		if c.Status != 200 {
-			calls++
+		if !is2xx(c.Status) {
+			non2xx++
 		}
 	}
 	line := fmt.Sprintf("FIGURES %s: messages=%d faults=%d lost=%d duplicates=%d explained=%d completed=%d dead_lettered=%d queued=%d graph_calls=%d non_2xx=%d readiness_transitions=%d drain=%s%s violations=%d",
 		fault, rep.Messages, faults, rep.Lost, rep.Duplicates, rep.ExplainedDuplicates, rep.Completed, rep.DeadLettered, rep.Queued,
-		len(hist.Calls), calls, len(h.transitions()), drain.Round(10*time.Millisecond), ratio, len(rep.Violations))
+		len(hist.Calls), non2xx, len(h.transitions()), drain.Round(10*time.Millisecond), ratio, len(rep.Violations))
 	for _, tr := range h.transitions() {
 		line += fmt.Sprintf("\n  readiness %s -> %s at +%s", tr.From, tr.To, tr.At.Sub(h.started).Round(10*time.Millisecond))
 	}
