@@ -58,6 +58,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"internal/sbconn", []string{"internal/azcred"}},
 		{"internal/azcred", nil},
 		{"internal/envflag", nil},
+		{"internal/chaos", []string{"dlq", "messages"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pkg, func(t *testing.T) {
