@@ -16,10 +16,10 @@ func coalescedSample() string { return `licensefix_messages_total{outcome="coale
 func lockLostSample() string { return `licensefix_messages_total{outcome="lock_lost",reason=""}` }
 
 // A settlement on a connection that was cut while the call was in flight
-// is given up before the message's lock expires, counted as lock lost, and
-// the redelivery is completed from the remembered success without a second
-// Graph call.
-func TestIntegrationSettlementAfterCutIsLockLost(t *testing.T) {
+// is made again by lock token on $management before the message's lock
+// expires: the message is completed at once, after one Graph call, and
+// not redelivered.
+func TestIntegrationSettlementAfterCutByLockToken(t *testing.T) {
 	t.Parallel()
 	lock := 6 * time.Second
 	h := newHarness(t, harnessOptions{lockDuration: lock, viaProxy: true})
@@ -31,15 +31,16 @@ func TestIntegrationSettlementAfterCutIsLockLost(t *testing.T) {
 	lockedUntil := h.recv.lockedUntil("m-" + user)
 	require.Positive(t, h.proxy.Cut())
 
-	require.Eventually(t, func() bool { return h.metric(lockLostSample()) == 1 }, 20*time.Second, 5*time.Millisecond)
-	lostAt := time.Now()
-	assert.True(t, lostAt.Before(lockedUntil), "settlement given up at %s, not after the lock (until %s)", lostAt, lockedUntil)
-	assert.Zero(t, h.metric(`licensefix_settle_errors_total`), "a dead link is a lost lock, not a settlement failure")
+	require.Eventually(t, func() bool { return h.metric(completedSample()) == 1 }, 20*time.Second, 5*time.Millisecond)
+	doneAt := time.Now()
+	assert.True(t, doneAt.Before(lockedUntil), "completed at %s, not after the lock (until %s)", doneAt, lockedUntil)
+	assert.Equal(t, 1.0, h.metric(`licensefix_settled_by_lock_token_total`))
+	assert.Zero(t, h.metric(`licensefix_settle_errors_total`))
+	assert.Zero(t, h.metric(lockLostSample()))
 	assert.Positive(t, h.metric(`licensefix_servicebus_errors_total{cause="connection_lost",op="settle"}`))
-
-	require.Eventually(t, func() bool { return h.metric(coalescedSample()) == 1 }, 30*time.Second, 10*time.Millisecond)
-	assert.Equal(t, 1, h.gs.Calls(user), "the redelivery makes no second Graph call")
 	require.Eventually(t, func() bool { s := h.stats(); return s.Active == 0 && s.Locked == 0 }, 10*time.Second, 10*time.Millisecond)
+	assert.Equal(t, 1, h.gs.Calls(user), "one Graph call")
+	assert.Zero(t, h.metric(coalescedSample()), "no redelivery")
 	h.requireNoDeadLetters()
 	require.NoError(t, h.stop())
 }

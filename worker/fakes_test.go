@@ -24,6 +24,7 @@ type settlement struct {
 	desc    string
 	props   map[string]any
 	renewed int
+	byToken bool // settled by lock token ($management), not on its link
 }
 
 // fakeReceiver hands out queued messages and records settlements. It is a
@@ -49,8 +50,15 @@ type fakeReceiver struct {
 	settleBlock chan struct{}
 	// settleHang makes settlements wait for their context to end, as
 	// azservicebus does on a dead connection (it retries the dead link).
-	settleHang bool
+	// A settlement by lock token only ($management) does not hang: it
+	// answers tokenSettleErr, or records the settlement with byToken set.
+	settleHang     bool
+	tokenSettleErr error
 }
+
+// byLockToken reports whether m is a message built only to settle by lock
+// token (the worker's lockTokenOnly: no body, no lock expiry).
+func byLockToken(m *azservicebus.ReceivedMessage) bool { return m.Body == nil && m.LockedUntil == nil }
 
 // receives is the number of ReceiveMessages calls so far.
 func (f *fakeReceiver) receives() int {
@@ -188,8 +196,14 @@ func (f *fakeReceiver) record(s settlement) error {
 
 func (f *fakeReceiver) CompleteMessage(ctx context.Context, m *azservicebus.ReceivedMessage, _ *azservicebus.CompleteMessageOptions) error {
 	f.mu.Lock()
-	hang := f.settleHang
+	hang, tokenErr := f.settleHang, f.tokenSettleErr
 	f.mu.Unlock()
+	if byLockToken(m) {
+		if tokenErr != nil {
+			return tokenErr
+		}
+		return f.record(settlement{id: m.MessageID, kind: "complete", byToken: true})
+	}
 	if hang {
 		<-ctx.Done()
 		return ctx.Err()

@@ -32,10 +32,13 @@ type metrics struct {
 	breakerState   prometheus.Gauge
 	systemicPaused prometheus.Gauge
 	settleErrors   prometheus.Counter
-	sbErrors       *prometheus.CounterVec
-	callsInFlight  prometheus.Gauge
-	throttled      prometheus.Counter
-	throttleWait   prometheus.Counter
+	// settledByLockToken counts settlements made on $management by lock
+	// token after the message's own link was gone.
+	settledByLockToken prometheus.Counter
+	sbErrors           *prometheus.CounterVec
+	callsInFlight      prometheus.Gauge
+	throttled          prometheus.Counter
+	throttleWait       prometheus.Counter
 }
 
 func newMetrics(w *Worker) *metrics {
@@ -86,6 +89,10 @@ func newMetrics(w *Worker) *metrics {
 			Name: "licensefix_settle_errors_total",
 			Help: "Settlements that failed for another reason than a lost lock.",
 		}),
+		settledByLockToken: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "licensefix_settled_by_lock_token_total",
+			Help: "Settlements made by lock token on the $management link because the link the message arrived on was gone.",
+		}),
 		sbErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "licensefix_servicebus_errors_total",
 			Help: "Failed Service Bus calls by operation (probe, receive, settle, renew) and cause (refused, dns, tls, unauthorized, not_found, timeout, connection_lost, lock_lost, other).",
@@ -116,7 +123,7 @@ func newMetrics(w *Worker) *metrics {
 	}
 	m.registry.MustRegister(m.messages, m.graphCalls, m.graphLatency, m.retries, m.inFlight,
 		m.lockRenewals, m.lockLosses, m.receiveErrors, m.breakerState, m.systemicPaused,
-		m.settleErrors, m.sbErrors, m.callsInFlight, m.throttled, m.throttleWait,
+		m.settleErrors, m.settledByLockToken, m.sbErrors, m.callsInFlight, m.throttled, m.throttleWait,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "licensefix_paused_seconds_total",
 			Help: "Seconds Graph calls and intake spent paused (breaker open or systemic failure).",

@@ -230,10 +230,13 @@ func get(t *testing.T, w *Worker, path string) int {
 	return code
 }
 
-func TestStalledSettlementIsLockLostAndTheRedeliveryCoalesced(t *testing.T) {
-	t.Parallel()
+// stalledSettlementSetup starts a worker whose settlements on the
+// message's own link hang (a dead link) and hands it one message.
+func stalledSettlementSetup(t *testing.T, tokenErr error) (*Worker, *fakeReceiver, *fakeGraph, *azservicebus.ReceivedMessage) {
+	t.Helper()
 	r, g := newFakeReceiver(), newFakeGraph()
 	r.settleHang = true
+	r.tokenSettleErr = tokenErr
 	cfg := fastConfig()
 	cfg.SettleStallTimeout = 50 * time.Millisecond
 	cfg.ServiceBusProbeInterval = time.Hour // only the stalled settlement asks for a probe
@@ -246,14 +249,38 @@ func TestStalledSettlementIsLockLostAndTheRedeliveryCoalesced(t *testing.T) {
 		EnqueuedTime: &enq, SequenceNumber: &seq, DeliveryCount: 1}
 	r.redeliver(&azservicebus.ReceivedMessage{MessageID: m.MessageID, Body: m.Body, LockedUntil: m.LockedUntil,
 		EnqueuedTime: m.EnqueuedTime, SequenceNumber: m.SequenceNumber})
+	return w, r, g, m
+}
 
-	// The settlement hangs (a dead link): given up well before the minute
-	// of lock left, counted as lock lost, not as a settlement failure.
+func TestStalledSettlementIsSettledByLockToken(t *testing.T) {
+	t.Parallel()
+	w, r, g, _ := stalledSettlementSetup(t, nil)
+	// The settlement on the message's link hangs: well before the minute
+	// of lock left it is made again by lock token, and succeeds.
+	s := waitSettled(t, r, "m1")
+	assert.Equal(t, "complete", s.kind)
+	assert.True(t, s.byToken, "settled by lock token on $management")
+	require.Eventually(t, func() bool {
+		return strings.Contains(scrape(t, w), `licensefix_messages_total{outcome="completed",reason=""} 1`)
+	}, waitFor, tick)
+	text := scrape(t, w)
+	assert.Contains(t, text, `licensefix_servicebus_errors_total{cause="connection_lost",op="settle"} 1`)
+	assert.Contains(t, text, "licensefix_settled_by_lock_token_total 1")
+	assert.Contains(t, text, "licensefix_settle_errors_total 0")
+	assert.Equal(t, 1, g.count("a@contoso.com"))
+}
+
+func TestStalledSettlementIsLockLostAndTheRedeliveryCoalesced(t *testing.T) {
+	t.Parallel()
+	w, r, g, m := stalledSettlementSetup(t, &azservicebus.Error{Code: azservicebus.CodeLockLost})
+
+	// The settlement hangs (a dead link) and the lock is gone by lock token
+	// too: counted as lock lost, not as a settlement failure.
 	require.Eventually(t, func() bool {
 		return strings.Contains(scrape(t, w), `licensefix_messages_total{outcome="lock_lost",reason=""} 1`)
 	}, waitFor, tick)
 	text := scrape(t, w)
-	assert.Contains(t, text, `licensefix_servicebus_errors_total{cause="connection_lost",op="settle"} 1`)
+	assert.Contains(t, text, "licensefix_settled_by_lock_token_total 0")
 	assert.Contains(t, text, "licensefix_settle_errors_total 0")
 	assert.Equal(t, 1, g.count("a@contoso.com"))
 
