@@ -40,7 +40,7 @@ const (
 	DefaultReceiveWait          = 10 * time.Second
 	DefaultReceiveRetryInterval = time.Second
 	DefaultSettleTimeout        = 30 * time.Second
-	DefaultSettleStallTimeout   = 2 * time.Second
+	DefaultSettleStallTimeout   = time.Second
 	DefaultCoalesceSkew         = time.Second
 	DefaultPacingLogInterval    = 10 * time.Second
 	DefaultCoalesceMemory       = 50000
@@ -122,14 +122,15 @@ type Config struct {
 	// SettleTimeout bounds one settlement call (default 30s).
 	SettleTimeout time.Duration
 	// SettleStallTimeout is how long a settlement may take before the worker
-	// decides that the link the message arrived on is gone (default 2s; a
+	// decides that the link the message arrived on is gone (default 1s; a
 	// healthy settlement takes milliseconds, while azservicebus retries a
 	// settlement on a dead connection only after at least 3.2s). The
-	// settlement is then given up, counted as lock lost, as soon as the
-	// connection was seen lost since the message was received, or else once
-	// a peek on the same receiver (within the same bound) has shown the
-	// connection either dead or healthy: either way the stuck settlement's
-	// link is not the live one.
+	// settlement is then stopped, as soon as the connection was seen lost
+	// since the message was received, or else once a peek on the same
+	// receiver (within the same bound) has shown the connection either dead
+	// or healthy (either way the stuck settlement's link is not the live
+	// one), and made again by lock token through $management; only if that
+	// fails too is the message counted as lock lost.
 	SettleStallTimeout time.Duration
 	// ServiceBusProbeInterval is how often a peek through the $management
 	// link checks that Service Bus answers (default 5s; every second while

@@ -47,9 +47,10 @@
 // step of intake and of the probe announces its bound, each settlement has
 // SettleTimeout, and /livez fails once one overruns by LivenessGrace. A
 // settlement still running after SettleStallTimeout is stuck on a dead link
-// (azservicebus retries it there): it is given up once a quick probe has
-// run, or at once when a lost connection was already seen, and counted as
-// lock lost; the success it recorded stays remembered.
+// (azservicebus retries it there): it is stopped once a quick probe has
+// run, or at once when a lost connection was already seen, and made again
+// by lock token through $management; only when that fails too is it
+// counted as lock lost, and the success it recorded stays remembered.
 //
 // Metrics (private registry, Prometheus text format, with the Go runtime and
 // process collectors):

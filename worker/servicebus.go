@@ -150,8 +150,9 @@ const (
 	// slowProbe: a probe that succeeds but takes longer than this went
 	// through the SDK's own retry, which recovers a dead connection or link
 	// behind the caller's back (a healthy peek takes milliseconds; the
-	// SDK's first retry sleeps at least 0.8 × its RetryDelay).
-	slowProbe = time.Second
+	// SDK's first retry sleeps at least 0.8 × its RetryDelay, which
+	// internal/sbconn sets to 500ms: 400ms).
+	slowProbe = 300 * time.Millisecond
 )
 
 // sbHealth is what the worker knows of its Service Bus connection: whether

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -131,4 +132,21 @@ func TestDiagnose(t *testing.T) {
 	t.Cleanup(func() { _ = silent.Close() })
 	err = Options{Namespace: "localhost:" + strings.TrimPrefix(silent.Addr().String(), "127.0.0.1:")}.Diagnose(tctx)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+}
+
+func TestClientOptionsRetryDefaults(t *testing.T) {
+	t.Parallel()
+	got := Options{}.clientOptions()
+	if got.RetryOptions.RetryDelay != DefaultRetryDelay || got.RetryOptions.MaxRetryDelay != DefaultMaxRetryDelay {
+		t.Fatalf("defaults = %+v, want %s and %s", got.RetryOptions, DefaultRetryDelay, DefaultMaxRetryDelay)
+	}
+	given := &azservicebus.ClientOptions{ApplicationID: "x", RetryOptions: azservicebus.RetryOptions{RetryDelay: time.Second, MaxRetries: 7}}
+	got = Options{ClientOptions: given}.clientOptions()
+	if got.ApplicationID != "x" || got.RetryOptions.RetryDelay != time.Second || got.RetryOptions.MaxRetries != 7 ||
+		got.RetryOptions.MaxRetryDelay != DefaultMaxRetryDelay {
+		t.Fatalf("with options given = %+v", got)
+	}
+	if given.RetryOptions.MaxRetryDelay != 0 {
+		t.Fatal("the caller's options were modified")
+	}
 }
