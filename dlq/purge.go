@@ -216,54 +216,10 @@ func (p *purger) purgeDeferred(ctx context.Context, seq int64) error {
 // purgeActive receives one message at a time until every selected active
 // message has been handled, deferring the non-matching ones in between.
 func (p *purger) purgeActive(ctx context.Context, seqs []int64) error {
-	pending := map[int64]bool{}
-	for _, s := range seqs {
-		pending[s] = true
-	}
-	for len(pending) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		rctx, cancel := context.WithTimeout(ctx, p.o.ReceiveTimeout)
-		msgs, err := p.dl.ReceiveMessages(rctx, 1, nil)
-		cancel()
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if len(msgs) == 0 {
-			if err == nil || errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("not received within %s (locked by another receiver, or removed)", p.o.ReceiveTimeout)
-			}
-			p.failAll(pending, err)
-			return nil
-		}
-		m := msgs[0]
-		seq := int64(-1)
-		if m.SequenceNumber != nil {
-			seq = *m.SequenceNumber
-		}
-		if pending[seq] {
-			delete(pending, seq)
-			if err := p.complete(ctx, seq, m); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := p.dl.DeferMessage(ctx, m, nil); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			p.failAll(pending, fmt.Errorf("could not set aside non-matching message %d: %w", seq, err))
-			return nil
-		}
-		p.rep.Deferred = append(p.rep.Deferred, seq)
-		p.o.Logger.DebugContext(ctx, "dlq_deferred_non_matching", slog.Int64("sequence_number", seq))
-		if seq > slices.Max(slices.Collect(maps.Keys(pending))) {
-			p.failAll(pending, errors.New("not available (locked by another receiver, or removed)"))
-			return nil
-		}
-	}
-	return nil
+	return activeWalk{
+		dl: p.dl, receiveTimeout: p.o.ReceiveTimeout, settleTimeout: DefaultSettleTimeout, logger: p.o.Logger,
+		take: p.complete, fail: p.failAll, deferred: &p.rep.Deferred,
+	}.run(ctx, seqs)
 }
 
 // complete removes m, the message received for the selected sequence

@@ -526,67 +526,23 @@ func (r *replayer) needsSend(pending map[int64]bool) bool {
 // replayActive receives one message at a time until every selected active
 // message has been handled.
 func (r *replayer) replayActive(ctx context.Context, seqs []int64) error {
-	pending := map[int64]bool{}
-	for _, s := range seqs {
-		pending[s] = true
-	}
-	for len(pending) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return activeWalk{
+		dl: r.ep.DeadLetter, receiveTimeout: r.o.ReceiveTimeout, settleTimeout: r.o.SettleTimeout, logger: r.o.Logger,
 		// Pace before receiving: the wait never runs while a lock is held.
 		// A slot acquired but not spent (the message received was deferred)
 		// is kept for the next receive.
-		if r.needsSend(pending) {
-			if err := r.pace.acquire(ctx); err != nil {
-				return err
+		beforeReceive: func(ctx context.Context, pending map[int64]bool) error {
+			if r.needsSend(pending) {
+				return r.pace.acquire(ctx)
 			}
-		}
-		rctx, cancel := context.WithTimeout(ctx, r.o.ReceiveTimeout)
-		msgs, err := r.ep.DeadLetter.ReceiveMessages(rctx, 1, nil)
-		cancel()
-		if len(msgs) == 0 {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			if err == nil || errors.Is(err, context.DeadlineExceeded) {
-				err = fmt.Errorf("not received within %s (locked by another receiver, or removed)", r.o.ReceiveTimeout)
-			}
-			r.failPending(pending, err)
 			return nil
-		}
-		m := msgs[0]
-		seq := int64(-1)
-		if m.SequenceNumber != nil {
-			seq = *m.SequenceNumber
-		}
-		if pending[seq] {
-			delete(pending, seq)
-			if err := r.move(ctx, r.plan[seq], m); err != nil {
-				return err
-			}
-			continue
-		}
-		// Not selected: it stood before a match. Defer it, which keeps its
-		// sequence number and delivery count. This runs even after Ctrl-C,
-		// so the message is not left locked.
-		sctx, scancel := r.settleCtx(ctx)
-		err = r.ep.DeadLetter.DeferMessage(sctx, m, nil)
-		scancel()
-		if err != nil {
-			r.failPending(pending, fmt.Errorf("could not set aside non-matching message %d: %w", seq, err))
-			return nil
-		}
-		r.rep.Deferred = append(r.rep.Deferred, seq)
-		r.o.Logger.DebugContext(ctx, "dlq_deferred_non_matching", slog.Int64("sequence_number", seq))
-		if seq > slices.Max(slices.Collect(maps.Keys(pending))) {
-			// Every pending match has a lower sequence number yet was not
-			// delivered first, so it is locked elsewhere or gone.
-			r.failPending(pending, errors.New("not available (locked by another receiver, or removed)"))
-			return nil
-		}
-	}
-	return nil
+		},
+		take: func(ctx context.Context, seq int64, m *azservicebus.ReceivedMessage) error {
+			return r.move(ctx, r.plan[seq], m)
+		},
+		fail:     r.failPending,
+		deferred: &r.rep.Deferred,
+	}.run(ctx, seqs)
 }
 
 // settleCtx bounds a step that must run even when ctx has been cancelled.
