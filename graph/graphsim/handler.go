@@ -31,7 +31,6 @@ type Request struct {
 	Status int
 }
 
-
 // maxBody bounds how much of a request body is read (and counted).
 const maxBody = 1 << 20
 

@@ -36,7 +36,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-
 // Made-up identities used in x-ms-throttle-scope when Options leaves them
 // empty.
 const (
