@@ -71,6 +71,7 @@
 //	licensefix_receive_errors_total               Service Bus receive errors
 //	licensefix_servicebus_errors_total{op,cause}  failed Service Bus calls (probe, receive, settle, renew) by cause
 //	licensefix_settle_errors_total                settlements that failed otherwise than by a lost lock or link
+//	licensefix_settled_by_lock_token_total        settlements made again by lock token ($management) after the link was gone
 //	licensefix_breaker_open                       1 while the outage breaker is open
 //	licensefix_systemic_pause                     1 while paused for a systemic failure
 //	licensefix_paused_seconds_total               time spent paused
