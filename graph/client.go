@@ -148,7 +148,11 @@ func (c *Client) send(ctx context.Context, u *url.URL, claims string) (Result, *
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 
-	resp, err := c.http.Do(req)
+	// The transport directly, not http.Client.Do: the client follows no
+	// redirect (its CheckRedirect, in New), keeps no cookies and has no timeout of
+	// its own, so Do would only copy the headers for redirects it never
+	// makes, on every call.
+	resp, err := c.http.Transport.RoundTrip(req)
 	if err != nil {
 		return Result{}, nil, c.failure(ctx, actx, crid, err, classifyTransport(err))
 	}
