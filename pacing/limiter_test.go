@@ -22,6 +22,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{ThrottleFactor: 1}, "ThrottleFactor"},
 		{Config{MinRate: -1}, "MinRate"},
 		{Config{CutInterval: -time.Second}, "CutInterval"},
+		{Config{BurstWindow: -time.Second}, "BurstWindow"},
 	} {
 		err := tc.cfg.WithDefaults().Validate()
 		var ce *ConfigError
@@ -42,6 +43,31 @@ func TestTakeSpacesCallsAtTheRate(t *testing.T) {
 	require.InDelta(t, 250*time.Millisecond, wait, float64(time.Millisecond))
 	ok, _ = l.Take(t0.Add(250 * time.Millisecond))
 	require.True(t, ok)
+}
+
+func TestBucketHoldsTheTokensOfTheBurstWindow(t *testing.T) {
+	t.Parallel()
+	takeAll := func(l *Limiter, at time.Time) int {
+		n := 0
+		for range 64 {
+			if ok, _ := l.Take(at); ok {
+				n++
+			}
+		}
+		return n
+	}
+	l := New(Config{InitialRate: 40}, t0)
+	require.Equal(t, 4, l.Burst(), "100ms of 40 calls/s")
+	require.Equal(t, 4, takeAll(l, t0), "callers that come together leave together, up to the burst")
+	require.Equal(t, 2, takeAll(l, t0.Add(50*time.Millisecond)), "then at the rate")
+	require.Equal(t, 4, takeAll(l, t0.Add(time.Second)), "an idle limiter stores up one burst, no more")
+
+	l.OnThrottled(t0.Add(2*time.Second), 0)
+	require.Equal(t, 2, l.Burst(), "the bucket follows the rate down")
+
+	l = New(Config{InitialRate: 40, BurstWindow: time.Nanosecond}, t0)
+	require.Equal(t, 1, l.Burst(), "a bucket holds at least one token")
+	require.Equal(t, 1, takeAll(l, t0))
 }
 
 func TestMaxRateCapsEverything(t *testing.T) {

@@ -51,6 +51,12 @@ type gates struct {
 	pause   pause
 	breaker breaker
 	changed chan struct{} // closed and replaced on every change
+
+	// turn is held by the one caller of acquire that asks the gates and
+	// waits on their timer; the others queue for it in order (a channel's
+	// senders are woken first come, first served). So a token that comes
+	// back wakes one waiter, not all of them.
+	turn chan struct{}
 }
 
 func newGates(cfg Config, now func() time.Time) *gates {
@@ -59,6 +65,7 @@ func newGates(cfg Config, now func() time.Time) *gates {
 		pause:    newPause(cfg.ProbeInterval),
 		breaker:  newBreaker(cfg.BreakerThreshold, cfg.BreakerProbeInterval),
 		changed:  make(chan struct{}),
+		turn:     make(chan struct{}, 1),
 	}
 }
 
@@ -103,8 +110,17 @@ var errStopping = errors.New("worker: stopping")
 
 // acquire blocks until a call may be made, returning which probe it is and
 // how long it waited on the limiter (throttling, not the message's doing).
+// Callers are let through in the order they came.
 func (g *gates) acquire(ctx context.Context, stopping <-chan struct{}, clk Clock) (probeKind, time.Duration, error) {
 	start := clk.Now()
+	select {
+	case g.turn <- struct{}{}:
+	case <-stopping:
+		return noProbe, 0, errStopping
+	case <-ctx.Done():
+		return noProbe, 0, context.Cause(ctx)
+	}
+	defer func() { <-g.turn }()
 	for {
 		select {
 		case <-stopping:

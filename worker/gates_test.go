@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -129,7 +131,7 @@ func TestRetryAfterHoldsCallsAndIntake(t *testing.T) {
 
 func TestAcquireReportsTheTimeWaitedOnTheLimiter(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Pacing: pacing.Config{InitialRate: 20, MaxRate: 20}}.WithDefaults()
+	cfg := Config{Pacing: pacing.Config{InitialRate: 20, MaxRate: 20, BurstWindow: time.Nanosecond}}.WithDefaults() // a bucket of one token
 	g := newGates(cfg, time.Now)
 	stop := make(chan struct{})
 	_, waited, err := g.acquire(context.Background(), stop, systemClock{})
@@ -141,4 +143,39 @@ func TestAcquireReportsTheTimeWaitedOnTheLimiter(t *testing.T) {
 	close(stop)
 	_, _, err = g.acquire(context.Background(), stop, systemClock{})
 	assert.ErrorIs(t, err, errStopping)
+}
+
+// countingClock is the system clock counting the timers asked of it.
+type countingClock struct {
+	systemClock
+	timers atomic.Int64
+}
+
+func (c *countingClock) After(d time.Duration) <-chan time.Time {
+	c.timers.Add(1)
+	return c.systemClock.After(d)
+}
+
+func TestAcquireWakesOneWaiterPerToken(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Pacing: pacing.Config{InitialRate: 50, MaxRate: 50, BurstWindow: time.Nanosecond}}.WithDefaults()
+	g := newGates(cfg, time.Now)
+	clk := &countingClock{}
+	stop := make(chan struct{})
+	defer close(stop)
+	_, _, err := g.acquire(context.Background(), stop, clk)
+	require.NoError(t, err)
+	const waiters = 8
+	var wg sync.WaitGroup
+	for range waiters {
+		wg.Go(func() {
+			_, _, err := g.acquire(context.Background(), stop, clk)
+			assert.NoError(t, err)
+		})
+	}
+	wg.Wait()
+	// Each token lets one waiter go, and only the next in line waits on a
+	// timer for it: about one timer per waiter. Waiters that each polled the
+	// limiter would ask for one timer per waiter per token, about 36 here.
+	assert.LessOrEqual(t, clk.timers.Load(), int64(2*waiters), "timers asked for %d calls", waiters)
 }

@@ -76,6 +76,44 @@ func procCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
+// procSwitches is the number of context switches, voluntary and not, of
+// pid's threads alive now, from /proc/<pid>/task/*/status.
+func procSwitches(pid int) int64 {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		n += max(procStatus(tid, "voluntary_ctxt_switches"), 0) + max(procStatus(tid, "nonvoluntary_ctxt_switches"), 0)
+	}
+	return n
+}
+
+// procIOCalls is the number of read and write system calls pid has made,
+// from /proc/<pid>/io.
+func procIOCalls(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	var n int64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscr: "); ok {
+			c, _ := strconv.ParseInt(v, 10, 64)
+			n += c
+		} else if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			c, _ := strconv.ParseInt(v, 10, 64)
+			n += c
+		}
+	}
+	return n
+}
+
 // stealTicks is the machine's total and stolen CPU time so far, in clock
 // ticks, from /proc/stat: on a VM, time the host gave the vCPUs to others.
 // A run with much steal measures the host's contention more than the code.
@@ -210,6 +248,7 @@ func BenchmarkWorkerProcess(b *testing.B) {
 		}
 		elapsed := time.Since(start)
 		cpu := procCPU(pid)
+		switches, ioCalls := procSwitches(pid), procIOCalls(pid)
 		total1, steal1 := stealTicks()
 		peak = max(peak, procStatus(pid, "VmHWM"))
 		cancel()
@@ -222,6 +261,8 @@ func BenchmarkWorkerProcess(b *testing.B) {
 		b.ReportMetric(rate/(concurrency/latency.Seconds()), "efficiency")
 		b.ReportMetric(float64(peak)/1024, "peak-RSS-MiB")
 		b.ReportMetric(float64(cpu.Microseconds())/n/1000, "cpu-ms/msg")
+		b.ReportMetric(float64(switches)/n, "ctxsw/msg")
+		b.ReportMetric(float64(ioCalls)/n, "rwcalls/msg")
 		if total1 > total0 {
 			b.ReportMetric(100*float64(steal1-steal0)/float64(total1-total0), "steal-%")
 		}
