@@ -1,9 +1,11 @@
 // Package pacing paces calls against a quota that the caller cannot see
 // directly, such as Microsoft Graph's write quota per app and tenant.
 //
-// A [Limiter] is a token bucket (golang.org/x/time/rate, burst 1) whose rate
-// adapts to the signals the quota's owner sends back, in the way TCP adapts
-// its window:
+// A [Limiter] is a token bucket (golang.org/x/time/rate) whose rate adapts
+// to the signals the quota's owner sends back, in the way TCP adapts its
+// window. The bucket holds [Config.BurstWindow] (100 ms) of tokens at the
+// current rate, at least one, so calls that come together leave together
+// while the limiter is not what bounds them:
 //
 //   - Slow start: from [Config.InitialRate] the rate grows by about
 //     [Config.SlowStartGain] per second (multiplicatively) until the first
@@ -19,9 +21,10 @@
 //     quota instead of oscillating through it.
 //   - Multiplicative decrease: a throttled call (HTTP 429) halves the rate
 //     (at most once per CutInterval, however many 429s arrive together) and
-//     holds every caller until its Retry-After has passed. After the hold,
-//     calls leave one token at a time at the reduced rate: the burst is 1, so
-//     waiters never leave as a herd.
+//     holds every caller until its Retry-After has passed. The hold ends
+//     with one token in the bucket, whatever filled it meanwhile, and calls
+//     leave one token at a time at the reduced rate: waiters never leave as
+//     a herd.
 //
 // Independent limiters sharing one quota (replicas of a worker) see the same
 // signals and converge on fair shares without coordination, the property of
