@@ -16,11 +16,11 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/licensefix/licensefix/internal/cli"
+	"github.com/licensefix/licensefix/internal/testutil"
+	"github.com/licensefix/licensefix/worker"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/licensefix/licensefix/internal/cli"
-	"github.com/licensefix/licensefix/worker"
 )
 
 // syncBuffer is an io.Writer safe for concurrent use.
@@ -39,16 +39,6 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
-}
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
 
 // composeService is one compose service made runnable in-process: its
@@ -154,7 +144,7 @@ func TestComposeStackInProcess(t *testing.T) {
 	gsListen := envOf(p.Services["graphsim"])["LICENSEFIX_GRAPHSIM_LISTEN"]
 	workerHTTP := envOf(p.Services["worker"])["LICENSEFIX_HTTP_ADDR"]
 
-	emuAddr, gsAddr, httpAddr := freeAddr(t), freeAddr(t), freeAddr(t)
+	emuAddr, gsAddr, httpAddr := testutil.FreeAddr(t), testutil.FreeAddr(t), testutil.FreeAddr(t)
 	rewrite := strings.NewReplacer(
 		emuListen, emuAddr, // the emulator's own listen address
 		"sb://emulator:"+emuPort, "sb://"+emuAddr, // others reach it by service name

@@ -3,10 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -17,6 +14,7 @@ import (
 	"github.com/licensefix/licensefix/graph/graphsim"
 	"github.com/licensefix/licensefix/internal/faultproxy"
 	"github.com/licensefix/licensefix/internal/sbconn"
+	"github.com/licensefix/licensefix/internal/testutil"
 	"github.com/licensefix/licensefix/sbemu"
 	"github.com/licensefix/licensefix/worker"
 	"github.com/stretchr/testify/assert"
@@ -135,31 +133,13 @@ func (r *readyWorker) transitions() (down, up []string) {
 	return down, up
 }
 
-// freeAddr returns a loopback address nothing listens on, with a port
-// below Linux's ephemeral range (32768-60999): a dial to a free port in
-// that range can pick the same port as its source and connect to itself.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		require.NoError(t, ln.Close())
-		return addr
-	}
-	t.Fatal("no free port below the ephemeral range")
-	return ""
-}
-
 func emulatorConnStr(addr string) string {
 	return "Endpoint=sb://" + addr + ";SharedAccessKeyName=" + sbemu.DefaultKeyName + ";SharedAccessKey=" + sbemu.DefaultKey + ";UseDevelopmentEmulator=true"
 }
 
 func TestReadinessNothingListeningThenEmulatorStarts(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
+	addr := testutil.FreeAddr(t)
 	r := startReadyWorker(t, emulatorConnStr(addr))
 	assert.Equal(t, worker.CauseRefused, r.waitDisconnected())
 	code, body := r.readyz()

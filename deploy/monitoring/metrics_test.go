@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"sort"
 	"strings"
@@ -14,16 +13,16 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/graph/graphsim"
+	"github.com/licensefix/licensefix/internal/cli"
+	"github.com/licensefix/licensefix/internal/testutil"
+	"github.com/licensefix/licensefix/sbemu"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/licensefix/licensefix/graph/graphsim"
-	"github.com/licensefix/licensefix/internal/cli"
-	"github.com/licensefix/licensefix/sbemu"
 )
 
 // targetLabels are added by the scraper, not served by the worker.
@@ -93,15 +92,6 @@ func (s *served) counterValue(name string, want map[string]string) float64 {
 	return sum
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
-}
-
 // syncBuffer collects the command's output from its goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -151,7 +141,7 @@ func scrapeRunningWorker(t *testing.T) *served {
 	t.Cleanup(func() { _ = gs.Close() })
 	gs.Script("throttled@contoso.com", graphsim.Throttled("1"))
 
-	httpAddr := freeAddr(t)
+	httpAddr := testutil.FreeAddr(t)
 	env := map[string]string{
 		"LICENSEFIX_SERVICEBUS_CONNECTION_STRING": sb.ConnectionString(),
 		"LICENSEFIX_GRAPH_URL":                    gs.URL,

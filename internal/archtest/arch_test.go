@@ -59,6 +59,7 @@ func TestDependencyArrows(t *testing.T) {
 		{"internal/azcred", nil},
 		{"internal/envflag", nil},
 		{"internal/chaos", []string{"dlq", "messages"}},
+		{"internal/testutil", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.pkg, func(t *testing.T) {
@@ -85,6 +86,20 @@ func TestNothingImportsCmd(t *testing.T) {
 		fields := strings.Fields(line)
 		for _, imp := range fields[1:] {
 			assert.NotContainsf(t, imp, module+"/cmd", "%s imports %s", fields[0], imp)
+		}
+	}
+}
+
+// TestOnlyTestsImportTestutil keeps internal/testutil (which imports
+// testing) out of every non-test build.
+func TestOnlyTestsImportTestutil(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		for _, imp := range fields[1:] {
+			assert.NotEqualf(t, module+"/internal/testutil", imp, "%s imports internal/testutil outside its tests", fields[0])
 		}
 	}
 }

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +24,7 @@ import (
 	"github.com/licensefix/licensefix/dlq"
 	"github.com/licensefix/licensefix/graph/graphsim"
 	"github.com/licensefix/licensefix/internal/faultproxy"
+	"github.com/licensefix/licensefix/internal/testutil"
 	"github.com/licensefix/licensefix/sbemu"
 	"github.com/stretchr/testify/require"
 )
@@ -57,11 +57,7 @@ func binary(tb testing.TB) string {
 		if binErr != nil {
 			return
 		}
-		binPath = filepath.Join(binDir, "licensefix")
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/licensefix/licensefix/cmd/licensefix").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, binErr = testutil.BuildLicensefix(binDir)
 	})
 	require.NoError(tb, binErr)
 	return binPath
@@ -231,7 +227,7 @@ func (h *harness) startWorker() *proc {
 	t := h.t
 	h.mu.Lock()
 	h.n++
-	p := &proc{name: fmt.Sprintf("w%d", h.n), httpAddr: freeAddr(t), exited: make(chan struct{}), polled: make(chan struct{})}
+	p := &proc{name: fmt.Sprintf("w%d", h.n), httpAddr: testutil.FreeAddr(t), exited: make(chan struct{}), polled: make(chan struct{})}
 	h.mu.Unlock()
 	p.logPath = filepath.Join(h.dir, p.name+".log")
 	logFile, err := os.Create(p.logPath)
@@ -608,15 +604,6 @@ func (h *harness) check(fault string, faults int, drain, faultFree time.Duration
 	require.True(t, rep.OK(), "ledger: %s", rep)
 	require.Zero(t, rep.Lost)
 	return rep
-}
-
-// freeAddr returns a loopback address nobody listens on.
-func freeAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	addr := ln.Addr().String()
-	require.NoError(tb, ln.Close())
-	return addr
 }
 
 // metric reads one unlabelled sample of the worker's /metrics.

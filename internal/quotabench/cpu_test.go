@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/licensefix/licensefix/graph/graphsim"
 	"github.com/licensefix/licensefix/internal/cli"
+	"github.com/licensefix/licensefix/internal/testutil"
 	"github.com/stretchr/testify/require"
 )
 
@@ -54,10 +55,11 @@ func startChild(tb testing.TB, bin string, args ...string) string {
 // BenchmarkWorkerProcess, measured with getrusage after the backlog is sent.
 func BenchmarkWorkerCPU(b *testing.B) {
 	const n, concurrency = 10000, 16
-	bin := buildBinary(b)
+	bin, err := testutil.BuildLicensefix(b.TempDir())
+	require.NoError(b, err)
 	for b.Loop() {
-		conn := startChild(b, bin, "emulator", "--listen", freeAddr(b))
-		gsAddr := freeAddr(b)
+		conn := startChild(b, bin, "emulator", "--listen", testutil.FreeAddr(b))
+		gsAddr := testutil.FreeAddr(b)
 		startChild(b, bin, "graphsim", "--listen", gsAddr, "--latency", "100ms", "--log-format", "json")
 		gsURL := "http://" + gsAddr
 		control := graphsim.Control{URL: gsURL}
@@ -71,7 +73,7 @@ func BenchmarkWorkerCPU(b *testing.B) {
 			"LICENSEFIX_SERVICEBUS_CONNECTION_STRING": conn,
 			"LICENSEFIX_GRAPH_URL":                    gsURL,
 			"LICENSEFIX_GRAPH_AUTH":                   "none",
-			"LICENSEFIX_HTTP_ADDR":                    freeAddr(b),
+			"LICENSEFIX_HTTP_ADDR":                    testutil.FreeAddr(b),
 			"LICENSEFIX_LOG_FORMAT":                   "json",
 			"LICENSEFIX_LOG_LEVEL":                    "warn",
 			"LICENSEFIX_CONCURRENCY":                  fmt.Sprint(concurrency),

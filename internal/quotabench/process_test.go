@@ -5,10 +5,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
 	"github.com/licensefix/licensefix/graph/graphsim"
+	"github.com/licensefix/licensefix/internal/testutil"
 	"github.com/licensefix/licensefix/sbemu"
 	"github.com/stretchr/testify/require"
 )
@@ -24,25 +23,6 @@ import (
 // instead of building this tree's, for an A/B run against another commit:
 // go test -run '^$' -bench 'WorkerProcess$' -benchtime 1x ./internal/quotabench/ -args -quotabench.bin=/tmp/licensefix-old
 var binFlag = flag.String("quotabench.bin", "", "a licensefix binary for BenchmarkWorkerProcess instead of building ./cmd/licensefix")
-
-// buildBinary builds licensefix into a temporary directory.
-func buildBinary(tb testing.TB) string {
-	tb.Helper()
-	bin := filepath.Join(tb.TempDir(), "licensefix")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/licensefix/licensefix/cmd/licensefix")
-	out, err := cmd.CombinedOutput()
-	require.NoError(tb, err, "%s", out)
-	return bin
-}
-
-// freeAddr returns a loopback address nobody listens on.
-func freeAddr(tb testing.TB) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	addr := ln.Addr().String()
-	require.NoError(tb, ln.Close())
-	return addr
-}
 
 // procStatus reads a field (in kB) of /proc/<pid>/status.
 func procStatus(pid int, field string) int64 {
@@ -201,7 +181,9 @@ func BenchmarkWorkerProcess(b *testing.B) {
 	latency := 100 * time.Millisecond
 	bin := *binFlag
 	if bin == "" {
-		bin = buildBinary(b)
+		var err error
+		bin, err = testutil.BuildLicensefix(b.TempDir())
+		require.NoError(b, err)
 	}
 	for b.Loop() {
 		sb, err := sbemu.NewServer(&sbemu.Options{TB: b})
@@ -219,7 +201,7 @@ func BenchmarkWorkerProcess(b *testing.B) {
 			"LICENSEFIX_SERVICEBUS_CONNECTION_STRING="+sb.ConnectionString(),
 			"LICENSEFIX_GRAPH_URL="+gs.URL,
 			"LICENSEFIX_GRAPH_AUTH=none",
-			"LICENSEFIX_HTTP_ADDR="+freeAddr(b),
+			"LICENSEFIX_HTTP_ADDR="+testutil.FreeAddr(b),
 			"LICENSEFIX_LOG_FORMAT=json",
 			"LICENSEFIX_LOG_LEVEL=warn",
 			fmt.Sprintf("LICENSEFIX_CONCURRENCY=%d", concurrency),
