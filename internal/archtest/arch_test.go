@@ -77,15 +77,26 @@ func TestDependencyArrows(t *testing.T) {
 	}
 }
 
+// ourImports returns the direct imports of every package of this module,
+// without test files, by importing package.
+func ourImports(t *testing.T) map[string][]string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
+	require.NoError(t, err)
+	imports := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		fields := strings.Fields(line)
+		imports[fields[0]] = fields[1:]
+	}
+	return imports
+}
+
 // TestNothingImportsCmd keeps cmd/licensefix a leaf.
 func TestNothingImportsCmd(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
-	require.NoError(t, err)
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
-		for _, imp := range fields[1:] {
-			assert.NotContainsf(t, imp, module+"/cmd", "%s imports %s", fields[0], imp)
+	for pkg, imports := range ourImports(t) {
+		for _, imp := range imports {
+			assert.NotContainsf(t, imp, module+"/cmd", "%s imports %s", pkg, imp)
 		}
 	}
 }
@@ -94,12 +105,9 @@ func TestNothingImportsCmd(t *testing.T) {
 // testing) out of every non-test build.
 func TestOnlyTestsImportTestutil(t *testing.T) {
 	t.Parallel()
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
-	require.NoError(t, err)
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		fields := strings.Fields(line)
-		for _, imp := range fields[1:] {
-			assert.NotEqualf(t, module+"/internal/testutil", imp, "%s imports internal/testutil outside its tests", fields[0])
+	for pkg, imports := range ourImports(t) {
+		for _, imp := range imports {
+			assert.NotEqualf(t, module+"/internal/testutil", imp, "%s imports internal/testutil outside its tests", pkg)
 		}
 	}
 }
