@@ -217,8 +217,8 @@ func New(cfg Config, now time.Time) *Limiter {
 // token should be there (or the Retry-After hold ends): the caller asks
 // again then. Tokens are never promised ahead of time, so a rate cut or a
 // hold applies to every caller at once, and when many callers ask at the
-// same instant only one more than the bucket holds leaves. After a
-// Retry-After hold the bucket holds one token: there is no herd.
+// same instant only as many leave as the bucket holds tokens. A Retry-After
+// hold ends with one token in the bucket: there is no herd.
 func (l *Limiter) Take(now time.Time) (ok bool, wait time.Duration) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
