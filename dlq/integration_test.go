@@ -47,6 +47,12 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 			DuplicateDetectionHistoryTimeWindow: sbemu.Duration(10 * time.Minute),
 		}}},
 	}}}}
+	return newHarnessWithConfig(t, cfg)
+}
+
+// newHarnessWithConfig starts an emulator with cfg and a client to it.
+func newHarnessWithConfig(t *testing.T, cfg *sbemu.Config) *harness {
+	t.Helper()
 	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: cfg})
 	require.NoError(t, err)
 	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)

@@ -4,14 +4,12 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
-
 	"github.com/licensefix/licensefix/dlq"
 	"github.com/licensefix/licensefix/sbemu"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // routedTopic has the topic license-events and three subscriptions:
@@ -40,15 +38,8 @@ func TestReplayFromASubscription(t *testing.T) {
 	t.Parallel()
 	cfg, err := sbemu.ParseConfig([]byte(routedTopic))
 	require.NoError(t, err)
-	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: cfg})
-	require.NoError(t, err)
-	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Close(ctx)
-	})
+	h := newHarnessWithConfig(t, cfg)
+	srv, client := h.srv, h.client
 	ctx := testCtx(t)
 
 	// Three events reach licensefix; it dead-letters two as UserNotFound and
@@ -127,15 +118,8 @@ func TestReplayFromASubscriptionWithTheReadmeRules(t *testing.T) {
 	      "SqlFilter": {"SqlExpression": "` + p + ` IS NULL"}}}]}
 	  ]}]}], "Logging": {"Type": "Console"}}}`))
 	require.NoError(t, err)
-	srv, err := sbemu.NewServer(&sbemu.Options{TB: t, Config: cfg})
-	require.NoError(t, err)
-	client, err := azservicebus.NewClientFromConnectionString(srv.ConnectionString(), nil)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = client.Close(ctx)
-	})
+	h := newHarnessWithConfig(t, cfg)
+	client := h.client
 	ctx := testCtx(t)
 	sender, err := client.NewSender("license-events", nil)
 	require.NoError(t, err)

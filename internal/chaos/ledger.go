@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -195,12 +196,12 @@ func Check(h History) (Report, error) {
 	violate := func(id string, r Rule, format string, args ...any) {
 		rep.Violations = append(rep.Violations, Violation{MessageID: id, Rule: r, Detail: fmt.Sprintf(format, args...)})
 	}
-	for _, id := range sortedKeys(queued) {
+	for _, id := range slices.Sorted(maps.Keys(queued)) {
 		if _, ok := byID[id]; !ok {
 			violate(id, RuleUnknownMessage, "queued at the end but never sent")
 		}
 	}
-	for _, id := range sortedKeys(dead) {
+	for _, id := range slices.Sorted(maps.Keys(dead)) {
 		if _, ok := byID[id]; !ok {
 			violate(id, RuleUnknownMessage, "dead-lettered but never sent")
 		}
@@ -370,13 +371,4 @@ func killedBetween(kills []Kill, from, to time.Time) bool {
 		}
 	}
 	return false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -80,13 +80,7 @@ func (p *pair) close() {
 // New starts a proxy listening on 127.0.0.1 at a free port that forwards
 // to target (host:port). Close stops it.
 func New(target string) (*Proxy, error) {
-	return Listen("127.0.0.1:0", target)
-}
-
-// Listen is New with the listening address given, for a proxy that must
-// keep a port across restarts.
-func Listen(addr, target string) (*Proxy, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
@@ -114,13 +108,6 @@ func (p *Proxy) SetMode(m Mode) {
 		close(p.resume)
 	}
 	p.mode = m
-}
-
-// Mode reports the current mode.
-func (p *Proxy) Mode() Mode {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.mode
 }
 
 // Cut closes every open connection, both ends, and reports how many it

@@ -8,6 +8,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/licensefix/licensefix/internal/testutil"
 )
 
 // echoServer answers every line with the same line until the client goes.
@@ -175,12 +177,7 @@ func TestRejectClosesNewConnections(t *testing.T) {
 
 func TestDialFailureIsRecorded(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := ln.Addr().String()
-	_ = ln.Close()
+	dead := testutil.FreeAddr(t) // below the ephemeral range: the dial cannot meet itself
 	p, err := New(dead)
 	if err != nil {
 		t.Fatal(err)

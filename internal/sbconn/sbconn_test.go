@@ -3,7 +3,6 @@ package sbconn
 import (
 	"context"
 	"crypto/x509"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus"
+	"github.com/licensefix/licensefix/internal/testutil"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -100,14 +100,7 @@ func TestDiagnose(t *testing.T) {
 
 	// Nothing listening (a port below the ephemeral range, so the dial
 	// cannot connect to itself).
-	free := ""
-	for p := 20000; p < 32000 && free == ""; p += 7 {
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err == nil {
-			free = l.Addr().String()
-			_ = l.Close()
-		}
-	}
-	err = emu(free).Diagnose(ctx)
+	err = emu(testutil.FreeAddr(t)).Diagnose(ctx)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, syscall.ECONNREFUSED)
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 )
 
-// Module is the import path of this module.
-const Module = "github.com/licensefix/licensefix"
+// module is the import path of this module.
+const module = "github.com/licensefix/licensefix"
 
 // FreeAddr returns a loopback address that nothing listened on a moment
 // ago. Its port is below Linux's ephemeral range (32768-60999): a dial to a
@@ -40,9 +40,9 @@ func FreeAddr(tb testing.TB) string {
 // path; the error carries the compiler's output.
 func BuildLicensefix(dir string) (string, error) {
 	bin := filepath.Join(dir, "licensefix")
-	out, err := exec.Command("go", "build", "-o", bin, Module+"/cmd/licensefix").CombinedOutput()
+	out, err := exec.Command("go", "build", "-o", bin, module+"/cmd/licensefix").CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go build %s/cmd/licensefix: %v\n%s", Module, err, out)
+		return "", fmt.Errorf("go build %s/cmd/licensefix: %v\n%s", module, err, out)
 	}
 	return bin, nil
 }
