@@ -912,12 +912,6 @@ func (c *Config) brokerConfigs() ([]broker.QueueConfig, []broker.TopicConfig, er
 	return queues, topics, nil
 }
 
-// queueConfigs is the queue half of brokerConfigs.
-func (c *Config) queueConfigs() []broker.QueueConfig {
-	q, _, _ := c.brokerConfigs()
-	return q
-}
-
 func orDefault[T comparable](v, def T) T {
 	var zero T
 	if v == zero {

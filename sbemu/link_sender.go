@@ -154,7 +154,12 @@ func messageIDString(m *amqp.Message) string {
 	if m.Properties == nil {
 		return ""
 	}
-	switch id := m.Properties.MessageID.(type) {
+	return idString(m.Properties.MessageID)
+}
+
+// idString is the string form of a message-id or correlation-id.
+func idString(id any) string {
+	switch id := id.(type) {
 	case string:
 		return id
 	case uint64:

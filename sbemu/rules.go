@@ -304,13 +304,17 @@ var brokerAssigned = map[string]bool{
 	"partitionkey": true, "viapartitionkey": true, "transactionpartitionkey": true,
 }
 
+// noProperties stands in, read-only, for the properties of a message that
+// has none.
+var noProperties amqp.Properties
+
 // System returns a system property by its lower-case name: (nil, true) when
 // it is unset (an empty string, or one the broker assigns only later),
 // ok false when there is no such system property.
 func (v *messageView) System(name string) (any, bool) {
 	p := v.m.Properties
 	if p == nil {
-		p = &amqp.Properties{}
+		p = &noProperties
 	}
 	text := func(s string) (any, bool) {
 		if s == "" {
@@ -465,9 +469,4 @@ func ruleValue(v any) any {
 		return x
 	}
 	return v
-}
-
-// idString is the string form of a message-id or correlation-id.
-func idString(id any) string {
-	return messageIDString(&amqp.Message{Properties: &amqp.Properties{MessageID: id}})
 }
