@@ -7,9 +7,10 @@
 // current rate, at least one, so calls that come together leave together
 // while the limiter is not what bounds them:
 //
-//   - Slow start: from [Config.InitialRate] the rate grows by about
-//     [Config.SlowStartGain] per second (multiplicatively) until the first
-//     throttle signal, so a new replica finds its share in seconds.
+//   - Slow start: from [Config.InitialRate] the rate grows by
+//     [Config.SlowStartGain] times itself per second (default 1.25: about
+//     ×3.5 per second) until the first throttle signal, so a new replica
+//     finds its share in seconds.
 //   - Additive increase: afterwards, while calls succeed without a signal
 //     and the limiter is the bottleneck (callers had to wait for it), the
 //     rate grows by [Config.Increase] calls/s every second.
