@@ -50,7 +50,7 @@ func (d *watchdog) stop(loop string) {
 	d.mu.Unlock()
 }
 
-// settling notes a settlement starting at now; call the returned func when
+// settlingFrom notes a settlement starting at now; call the returned func when
 // it ends.
 func (d *watchdog) settlingFrom(now time.Time) func() {
 	m := &settleMark{start: now}

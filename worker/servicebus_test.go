@@ -1,11 +1,9 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +12,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -69,8 +66,8 @@ func TestClassify(t *testing.T) {
 
 func TestServiceBusTransitionsLogOnce(t *testing.T) {
 	t.Parallel()
-	logs := &lineBuffer{}
-	h := newSBHealth(logs.logger())
+	logs := &jsonLog{}
+	h := newSBHealth(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	known, _, _ := h.state()
 	assert.False(t, known, "nothing known before the first answer")
 	now := time.Now()
@@ -92,13 +89,13 @@ func TestServiceBusTransitionsLogOnce(t *testing.T) {
 	h.up(now.Add(2 * time.Second))
 	_, connected, _ = h.state()
 	assert.True(t, connected)
-	assert.Equal(t, 1, logs.count("service bus unreachable"))
-	assert.Equal(t, 1, logs.count("service bus reachable again"))
+	assert.Equal(t, 1, len(logs.lines("service bus unreachable")))
+	assert.Equal(t, 1, len(logs.lines("service bus reachable again")))
 	// Unauthorized is no connection loss: the epoch stays.
 	h.down(now, opProbe, CauseUnauthorized, errors.New("401"))
 	e2, _ := h.current()
 	assert.Equal(t, e1, e2)
-	assert.Equal(t, 2, logs.count("service bus unreachable"))
+	assert.Equal(t, 2, len(logs.lines("service bus unreachable")))
 }
 
 func TestWatchdog(t *testing.T) {
@@ -130,8 +127,8 @@ func TestLivezFailsWhenIntakeIsWedged(t *testing.T) {
 	cfg := fastConfig()
 	cfg.ReceiveWait = 50 * time.Millisecond
 	cfg.LivenessGrace = 200 * time.Millisecond
-	logs := &lineBuffer{}
-	w, err := New(cfg, Deps{Receiver: r, Graph: newFakeGraph(), Logger: logs.logger()})
+	logs := &jsonLog{}
+	w, err := New(cfg, Deps{Receiver: r, Graph: newFakeGraph(), Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -148,7 +145,7 @@ func TestLivezFailsWhenIntakeIsWedged(t *testing.T) {
 	assert.False(t, ok)
 	assert.Equal(t, loopIntake, what)
 	live()
-	assert.Equal(t, 1, logs.count("worker wedged; /livez fails"), "one line per wedge")
+	assert.Equal(t, 1, len(logs.lines("worker wedged; /livez fails")), "one line per wedge")
 	release()
 	require.Eventually(t, func() bool { return live() == 200 }, 5*time.Second, 5*time.Millisecond)
 	cancel()
@@ -184,36 +181,6 @@ func TestReadyzNamesTheCause(t *testing.T) {
 	assert.JSONEq(t, `{"ready":false,"reason":"servicebus_disconnected","cause":"refused"}`, body)
 	r.setPeekErr(nil)
 	require.Eventually(t, func() bool { return get(t, w, "/readyz") == 200 }, 5*time.Second, time.Millisecond)
-}
-
-// lineBuffer collects JSON log lines.
-type lineBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lineBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lineBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-// count is the number of lines whose msg is msg.
-func (b *lineBuffer) count(msg string) int {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	n := 0
-	for _, l := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
-		var rec map[string]any
-		if json.Unmarshal(l, &rec) == nil && rec["msg"] == msg {
-			n++
-		}
-	}
-	return n
 }
 
 // getBody serves one GET through w's handler.
