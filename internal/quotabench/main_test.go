@@ -6,4 +6,13 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// azservicebus v1.11.0 can leave a CBS claim renewer waiting on its
+		// own time.After (minutes) after the client is closed, as
+		// worker/main_test.go describes; CI once caught one after this
+		// package's in-process smoke drain. That goroutine is the SDK's;
+		// every goroutine the worker starts is still checked.
+		goleak.IgnoreTopFunction("github.com/Azure/azure-sdk-for-go/sdk/messaging/azservicebus/internal.(*Namespace).startNegotiateClaimRenewer.func3"),
+	)
+}

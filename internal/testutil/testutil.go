@@ -7,22 +7,43 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
 // module is the import path of this module.
 const module = "github.com/licensefix/licensefix"
 
+// Ports FreeAddr chooses from, before the ephemeral range is taken out.
+const (
+	lowestPort  = 10000
+	highestPort = 65535
+)
+
 // FreeAddr returns a loopback address that nothing listened on a moment
-// ago. Its port is below Linux's ephemeral range (32768-60999): a dial to a
-// free port in that range can pick the same port as its source and connect
-// to itself, which looks like a server that answers nothing.
+// ago. Its port is outside the kernel's ephemeral range
+// (/proc/sys/net/ipv4/ip_local_port_range, 32768-60999 by default): a port
+// in that range can be taken at any moment as the source port of some other
+// process's outgoing connection, and a dial to a free port in it can pick
+// the same port as its source and connect to itself, which looks like a
+// server that answers nothing. Where the ephemeral range leaves no port of
+// 10000-65535 outside it, FreeAddr chooses from all of them.
 func FreeAddr(tb testing.TB) string {
 	tb.Helper()
+	lo, hi := ephemeralRange()
+	return freeAddr(tb, candidates(lo, hi))
+}
+
+// freeAddr tries up to 100 ports from next and returns the first one a
+// listener could bind.
+func freeAddr(tb testing.TB, next func() int) string {
+	tb.Helper()
 	for range 100 {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(12000))
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(next()))
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			continue
@@ -32,8 +53,50 @@ func FreeAddr(tb testing.TB) string {
 		}
 		return addr
 	}
-	tb.Fatal("no free loopback port below the ephemeral range")
+	tb.Fatal("no free loopback port outside the ephemeral range")
 	return ""
+}
+
+// candidates returns a function that picks ports at random from
+// lowestPort-highestPort without the ephemeral range lo-hi.
+func candidates(lo, hi int) func() int {
+	below := max(0, min(lo, highestPort+1)-lowestPort)
+	above := max(0, highestPort-max(hi, lowestPort-1))
+	if below+above == 0 {
+		return func() int { return lowestPort + rand.IntN(highestPort-lowestPort+1) }
+	}
+	return func() int {
+		i := rand.IntN(below + above)
+		if i < below {
+			return lowestPort + i
+		}
+		return max(hi, lowestPort-1) + 1 + (i - below)
+	}
+}
+
+// ephemeralRange reads the kernel's ephemeral port range; where it cannot
+// (not Linux, or no /proc), it returns Linux's default.
+func ephemeralRange() (lo, hi int) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768, 60999
+	}
+	return parsePortRange(string(b))
+}
+
+// parsePortRange parses ip_local_port_range's "low<whitespace>high"; what it
+// cannot parse gives Linux's default.
+func parsePortRange(s string) (lo, hi int) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return 32768, 60999
+	}
+	lo, err1 := strconv.Atoi(f[0])
+	hi, err2 := strconv.Atoi(f[1])
+	if err1 != nil || err2 != nil || lo > hi {
+		return 32768, 60999
+	}
+	return lo, hi
 }
 
 // BuildLicensefix builds cmd/licensefix into dir and returns the binary's
