@@ -177,7 +177,7 @@ func TestRejectClosesNewConnections(t *testing.T) {
 
 func TestDialFailureIsRecorded(t *testing.T) {
 	t.Parallel()
-	dead := testutil.FreeAddr(t) // below the ephemeral range: the dial cannot meet itself
+	dead := testutil.FreeAddr(t) // outside the ephemeral range: the dial cannot meet itself
 	p, err := New(dead)
 	if err != nil {
 		t.Fatal(err)
