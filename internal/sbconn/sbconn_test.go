@@ -98,7 +98,7 @@ func TestDiagnose(t *testing.T) {
 	// An emulator endpoint that accepts: plain TCP is enough.
 	require.NoError(t, emu(ln.Addr().String()).Diagnose(ctx))
 
-	// Nothing listening (a port below the ephemeral range, so the dial
+	// Nothing listening (a port outside the ephemeral range, so the dial
 	// cannot connect to itself).
 	err = emu(testutil.FreeAddr(t)).Diagnose(ctx)
 	require.Error(t, err)
