@@ -114,7 +114,10 @@ func (r *PurgeReport) String() string {
 // It returns the report and an error only when it could not carry on (a
 // peek failed, the context ended, Confirm failed); per-message failures are
 // in PurgeReport.Failed. The report is returned, partially filled, even with
-// an error.
+// an error. When ctx ends (Ctrl-C) the purge stops, but a message already
+// received is settled first: a selected one is completed (it is in
+// PurgeReport.Purged) and a non-matching one deferred, so nothing is left
+// locked and an immediate re-run finds every remaining match.
 func Purge(ctx context.Context, dl DeadLetterReceiver, opts PurgeOptions) (*PurgeReport, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -200,10 +203,10 @@ func (p *purger) run(ctx context.Context) error {
 // completes it.
 func (p *purger) purgeDeferred(ctx context.Context, seq int64) error {
 	msgs, err := p.dl.ReceiveDeferredMessages(ctx, []int64{seq}, nil)
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	if err != nil || len(msgs) == 0 {
+	if len(msgs) == 0 {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err == nil {
 			err = errors.New("not found")
 		}
@@ -230,16 +233,19 @@ func (p *purger) complete(ctx context.Context, seq int64, m *azservicebus.Receiv
 		p.fail(seq, fmt.Errorf("received message id %q, selected %q: not removed", m.MessageID, p.byID[seq]))
 		return nil
 	}
-	if err := p.dl.CompleteMessage(ctx, m, nil); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	// The message in hand is selected and confirmed: it is completed even
+	// after Ctrl-C, so that it is not left locked for a re-run to trip on,
+	// and the walk stops after it.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), DefaultSettleTimeout)
+	err := p.dl.CompleteMessage(sctx, m, nil)
+	cancel()
+	if err != nil {
 		p.fail(seq, fmt.Errorf("complete: %w", err))
-		return nil
+		return ctx.Err()
 	}
 	p.rep.Purged = append(p.rep.Purged, Purged{SequenceNumber: seq, MessageID: m.MessageID})
 	p.o.Logger.DebugContext(ctx, "dlq_purged", slog.Int64("sequence_number", seq), slog.String("message_id", m.MessageID))
-	return nil
+	return ctx.Err()
 }
 
 func (p *purger) failAll(pending map[int64]bool, err error) {

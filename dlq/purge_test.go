@@ -173,3 +173,84 @@ func TestPurgeEmptyAndInvalidOptions(t *testing.T) {
 	_, err = dlq.Purge(testCtx(t), h.dlqReceiver(t), dlq.PurgeOptions{Filter: dlq.Filter{Since: now, Until: now.Add(-time.Hour)}})
 	assert.Error(t, err)
 }
+
+// cancelOnReceive is the real dead-letter receiver with one change: it
+// cancels the purge's context as soon as the message with sequence number
+// seq has been received, as Ctrl-C between a receive and its settlement
+// would.
+type cancelOnReceive struct {
+	*azservicebus.Receiver
+	seq    int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnReceive) ReceiveMessages(ctx context.Context, n int, o *azservicebus.ReceiveMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+	msgs, err := c.Receiver.ReceiveMessages(ctx, n, o)
+	for _, m := range msgs {
+		if m.SequenceNumber != nil && *m.SequenceNumber == c.seq {
+			c.cancel()
+		}
+	}
+	return msgs, err
+}
+
+// purgeInterruptedAt purges the UserNotFound dead letters of mixed (alice
+// and carol, with bob between them) and cancels once the message at
+// position i has been received. It returns the report, the snapshots taken
+// before, and Purge's error.
+func purgeInterruptedAt(t *testing.T, h *harness, i int) (*dlq.PurgeReport, []snap, error) {
+	t.Helper()
+	h.deadLetter(t, mixed...)
+	before := h.dlqSnaps(t)
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	rep, err := dlq.Purge(ctx, &cancelOnReceive{Receiver: h.dlqReceiver(t), seq: before[i].seq, cancel: cancel},
+		dlq.PurgeOptions{Filter: dlq.Filter{Reasons: []string{dlq.ReasonUserNotFound}}})
+	return rep, before, err
+}
+
+// rerunPurgesCarol purges again at once, with a receive timeout far below
+// the harness's one-minute lock: it succeeds only if nothing was left
+// locked.
+func rerunPurgesCarol(t *testing.T, h *harness, carol snap) {
+	t.Helper()
+	rep, err := dlq.Purge(testCtx(t), h.dlqReceiver(t), dlq.PurgeOptions{
+		Filter: dlq.Filter{Reasons: []string{dlq.ReasonUserNotFound}}, ReceiveTimeout: 2 * time.Second,
+	})
+	require.NoError(t, err)
+	assert.True(t, rep.OK(), "nothing left locked by the interrupted run: %+v", rep.Failed)
+	assert.Equal(t, []dlq.Purged{{SequenceNumber: carol.seq, MessageID: carol.id}}, rep.Purged)
+}
+
+// TestPurgeCtrlCCompletesTheMatchInHand interrupts a purge between
+// receiving a selected message and completing it: the message is still
+// completed (not left locked), and the purge stops there.
+func TestPurgeCtrlCCompletesTheMatchInHand(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{}) // one-minute lock: an expiry cannot help the re-run
+	rep, before, err := purgeInterruptedAt(t, h, 0)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, []dlq.Purged{{SequenceNumber: before[0].seq, MessageID: before[0].id}}, rep.Purged, "the message in hand is completed")
+	assert.Empty(t, rep.Failed)
+	assert.Empty(t, rep.Deferred, "the purge stopped before bob")
+	assert.Equal(t, before[1:], h.dlqSnaps(t), "the rest untouched")
+	rerunPurgesCarol(t, h, before[2])
+}
+
+// TestPurgeCtrlCDefersTheNonMatchInHand interrupts a purge that has just
+// received a message standing before a match: it is deferred (not left
+// locked), and the purge stops there.
+func TestPurgeCtrlCDefersTheNonMatchInHand(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, harnessOptions{})
+	rep, before, err := purgeInterruptedAt(t, h, 1)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, []dlq.Purged{{SequenceNumber: before[0].seq, MessageID: before[0].id}}, rep.Purged)
+	assert.Equal(t, []int64{before[1].seq}, rep.Deferred)
+	assert.Empty(t, rep.Failed)
+	after := h.dlqSnaps(t)
+	require.Len(t, after, 4)
+	assert.Equal(t, azservicebus.MessageStateDeferred, bySeq(after, before[1].seq).state, "bob set aside")
+	assert.Equal(t, before[2], bySeq(after, before[2].seq), "carol untouched")
+	rerunPurgesCarol(t, h, before[2])
+}
