@@ -3,6 +3,7 @@ package sqlfilter
 import (
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // node is one parsed expression.
@@ -258,6 +259,38 @@ func (n *in) format(b *strings.Builder) {
 type like struct {
 	x, pattern, escape node // escape may be nil
 	neg                bool
+	// compiled is the pattern compiled once at parse time, when the
+	// pattern and the escape are literals that compile; nil otherwise, and
+	// then eval compiles the pattern per message (and reports its errors).
+	compiled []likeElem
+}
+
+// precompile compiles n's pattern once when it cannot change from one
+// message to the next: a string literal, with no escape or a
+// one-character string literal as the escape. Anything else (a property, an
+// expression, a pattern that does not compile) is left to eval.
+func (n *like) precompile() {
+	pat, ok := n.pattern.(*literal)
+	if !ok || pat.v.k != kString {
+		return
+	}
+	escape, hasEscape := rune(0), false
+	if n.escape != nil {
+		esc, ok := n.escape.(*literal)
+		if !ok || esc.v.k != kString || utf8.RuneCountInString(esc.v.s) != 1 {
+			return
+		}
+		escape, _ = utf8.DecodeRuneInString(esc.v.s)
+		hasEscape = true
+	}
+	elems, err := compileLike(pat.v.s, escape, hasEscape)
+	if err != nil {
+		return
+	}
+	if elems == nil {
+		elems = []likeElem{} // the empty pattern, compiled: matches only ""
+	}
+	n.compiled = elems
 }
 
 func (n *like) prec() int { return precPred }

@@ -275,6 +275,15 @@ func (n *like) eval(m Message) (value, error) {
 	if err != nil {
 		return null, err
 	}
+	if n.compiled != nil {
+		switch {
+		case x.k == kNull:
+			return null, nil
+		case x.k != kString:
+			return null, evalErr("LIKE cannot be applied to %s", x.typeName())
+		}
+		return negate(boolValue(matchLike([]rune(x.s), n.compiled)), n.neg), nil
+	}
 	pat, err := n.pattern.eval(m)
 	if err != nil {
 		return null, err

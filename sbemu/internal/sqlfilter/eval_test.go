@@ -390,3 +390,49 @@ func BenchmarkMatch(b *testing.B) {
 		}
 	}
 }
+
+// TestLikeLiteralPatternsCompileOnceAndAgree checks that a LIKE whose
+// pattern and escape are literals is compiled at parse time, that any other
+// is not, and that the compiled pattern gives every result (and error) that
+// compiling it per message gives.
+func TestLikeLiteralPatternsCompileOnceAndAgree(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		filter   string
+		compiled bool
+	}{
+		{"sys.Label LIKE '%bus%'", true},
+		{"sys.Label NOT LIKE 'x%'", true},
+		{"'' LIKE ''", true},
+		{"'mississippi' LIKE '%iss%ppi'", true},
+		{"pct LIKE '100!%' ESCAPE '!'", true},
+		{"'a%' LIKE 'a%%' ESCAPE '%'", true},
+		{"missing LIKE 'a%'", true},
+		{"quantity LIKE '1%'", true},
+		{"color LIKE 'r' + '%'", false},
+		{"color LIKE missing", false},
+		{"color LIKE 'r%' ESCAPE missing", false},
+		{"color LIKE 1", false},
+		{"color LIKE 'r%' ESCAPE '!!'", false},
+		{"color LIKE 'r!' ESCAPE '!'", false},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			f, err := ParseFilter(tc.filter)
+			require.NoError(t, err)
+			var likes []*like
+			walk(f.root, func(n node) {
+				if l, ok := n.(*like); ok {
+					likes = append(likes, l)
+				}
+			})
+			require.Len(t, likes, 1)
+			require.Equal(t, tc.compiled, likes[0].compiled != nil, "compiled at parse time")
+			m := sample()
+			once, onceErr := f.root.eval(m)
+			likes[0].compiled = nil
+			each, eachErr := f.root.eval(m)
+			require.Equal(t, eachErr, onceErr)
+			require.Equal(t, each, once)
+		})
+	}
+}

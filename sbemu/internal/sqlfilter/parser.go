@@ -275,6 +275,7 @@ func (p *parser) predicate() (node, *SyntaxError) {
 				return nil, err
 			}
 		}
+		n.precompile()
 		return n, nil
 	}
 	return l, nil
