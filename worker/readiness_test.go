@@ -2,9 +2,15 @@ package worker_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -41,12 +47,21 @@ type readyWorker struct {
 // settings of a fraction of a second.
 func startReadyWorker(t *testing.T, connStr string) *readyWorker {
 	t.Helper()
+	return startReadyWorkerTLS(t, connStr, nil)
+}
+
+// startReadyWorkerTLS is startReadyWorker with the TLS settings the SDK
+// and the worker's diagnosis use (nil: the defaults).
+func startReadyWorkerTLS(t *testing.T, connStr string, tlsConfig *tls.Config) *readyWorker {
+	t.Helper()
 	gs, err := graphsim.NewServer(graphsim.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = gs.Close() })
 	gc, err := graph.New(graph.Config{RootURL: gs.URL, Auth: graph.AuthNone})
 	require.NoError(t, err)
-	client, err := azservicebus.NewClientFromConnectionString(connStr, testClientOptions())
+	opts := testClientOptions()
+	opts.TLSConfig = tlsConfig
+	client, err := azservicebus.NewClientFromConnectionString(connStr, opts)
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -63,7 +78,7 @@ func startReadyWorker(t *testing.T, connStr string) *readyWorker {
 		ReceiveRetryInterval:    50 * time.Millisecond,
 		ServiceBusProbeInterval: 200 * time.Millisecond,
 		ServiceBusProbeTimeout:  time.Second,
-	}, worker.Deps{Receiver: recv, Graph: gc, Logger: logger, Diagnose: sbconn.Options{ConnectionString: connStr}.Diagnose})
+	}, worker.Deps{Receiver: recv, Graph: gc, Logger: logger, Diagnose: sbconn.Options{ConnectionString: connStr, ClientOptions: opts}.Diagnose})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -207,4 +222,60 @@ func TestReadinessBlackhole(t *testing.T) {
 	down, up := r.transitions()
 	assert.Equal(t, []string{worker.CauseTimeout}, down)
 	assert.Equal(t, []string{worker.CauseTimeout}, up)
+}
+
+// TestReadinessCertificateNotTrustedThenFixed points the worker at the
+// emulator's TLS listener (amqps, no emulator mode) while it presents a
+// certificate the worker does not trust, as a namespace behind a
+// TLS-inspecting proxy would: /readyz says servicebus_disconnected with
+// cause tls, and so do the error counter and the log line. Once the
+// endpoint presents a trusted certificate (the emulator restarted with
+// it), the worker is ready again without a restart.
+func TestReadinessCertificateNotTrustedThenFixed(t *testing.T) {
+	t.Parallel()
+	// A certificate and key for 127.0.0.1 that the worker trusts: httptest's.
+	trusted := httptest.NewUnstartedServer(http.NotFoundHandler())
+	trusted.StartTLS()
+	trusted.Close()
+	certFile, keyFile := writeKeyPair(t, trusted.TLS.Certificates[0])
+	pool := x509.NewCertPool()
+	pool.AddCert(trusted.Certificate())
+	// The SDK hands go-amqp "host:port" as the server name; name the host.
+	tlsConfig := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+
+	tlsAddr := testutil.FreeAddr(t)
+	untrusted, err := sbemu.NewServer(&sbemu.Options{TB: t, TLSAddr: tlsAddr}) // its own, generated certificate
+	require.NoError(t, err)
+	r := startReadyWorkerTLS(t, untrusted.TLSConnectionString(), tlsConfig)
+	assert.Equal(t, worker.CauseTLS, r.waitDisconnected())
+	code, body := r.readyz()
+	assert.Equal(t, 503, code)
+	assert.Equal(t, worker.CauseTLS, body["cause"])
+	assert.Positive(t, r.metric(`licensefix_servicebus_errors_total{cause="tls",op="probe"}`)+
+		r.metric(`licensefix_servicebus_errors_total{cause="tls",op="receive"}`))
+	down, up := r.transitions()
+	assert.Equal(t, []string{worker.CauseTLS}, down)
+	assert.Empty(t, up)
+
+	require.NoError(t, untrusted.Close())
+	_, err = sbemu.NewServer(&sbemu.Options{TB: t, TLSAddr: tlsAddr, TLSCertFile: certFile, TLSKeyFile: keyFile})
+	require.NoError(t, err)
+	r.waitReady(recoverWithin)
+	down, up = r.transitions()
+	assert.Equal(t, []string{worker.CauseTLS}, down)
+	assert.Equal(t, []string{worker.CauseTLS}, up)
+	assert.NotContains(t, r.logs.String(), sbemu.DefaultKey)
+}
+
+// writeKeyPair writes cert's leaf and private key as PEM files and returns
+// their paths.
+func writeKeyPair(t *testing.T, cert tls.Certificate) (certFile, keyFile string) {
+	t.Helper()
+	keyDER, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	require.NoError(t, os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600))
+	require.NoError(t, os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600))
+	return certFile, keyFile
 }
