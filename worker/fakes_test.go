@@ -45,6 +45,9 @@ type fakeReceiver struct {
 	wedge    chan struct{} // while non-nil, ReceiveMessages blocks until it closes, ignoring ctx
 	peeks    int
 	receiveN int // ReceiveMessages calls so far
+	// peekGate, while non-nil, holds every PeekMessages call until it is
+	// closed (a first peek that takes a while).
+	peekGate chan struct{}
 	// settleBlock, when set, holds every settlement until it is closed,
 	// ignoring the context (a wedged SDK call).
 	settleBlock chan struct{}
@@ -112,6 +115,12 @@ func (f *fakeReceiver) redeliver(m *azservicebus.ReceivedMessage) {
 
 // PeekMessages is the connectivity probe: it fails with peekErr while set.
 func (f *fakeReceiver) PeekMessages(context.Context, int, *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+	f.mu.Lock()
+	gate := f.peekGate
+	f.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.peeks++

@@ -257,6 +257,7 @@ func errorText(err error) string {
 // detected as well as one refused. It runs until ctx ends.
 func (w *Worker) probeServiceBus(ctx context.Context) {
 	quick := false // asked for by a stalled settlement
+	first := true  // intake waits for the first peek (see intake)
 	for {
 		timeout := w.cfg.ServiceBusProbeTimeout
 		if quick {
@@ -270,6 +271,10 @@ func (w *Worker) probeServiceBus(ctx context.Context) {
 		// then answers "no messages" until more arrive.
 		_, err := w.recv.PeekMessages(pctx, 1, nil)
 		cancel()
+		if first {
+			close(w.firstProbed)
+			first = false
+		}
 		if ctx.Err() != nil {
 			return
 		}

@@ -102,6 +102,7 @@ type Worker struct {
 
 	// Set by Run before any message goroutine starts.
 	stopping       chan struct{}   // closed when shutdown begins
+	firstProbed    chan struct{}   // closed when the probe's first peek has returned
 	callCtx        context.Context // cancelled when in-flight calls must end
 	settleCtx      context.Context // cancelled when settlement must end
 	slotFreed      chan struct{}
@@ -226,6 +227,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelCalls()
 	defer cancelSettle()
 	w.stopping = make(chan struct{})
+	w.firstProbed = make(chan struct{})
 	w.callCtx, w.settleCtx = callCtx, settleCtx
 
 	w.log.InfoContext(ctx, "worker started",
@@ -271,7 +273,20 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // intake receives messages into free slots until ctx ends or a fatal error.
+//
+// Its first receive waits until the probe's first peek has returned, so
+// that the receiver's first use is one call, not two at once.
+// azservicebus v1.11.0 creates a receiver's links on first use, checking
+// for them under a read lock and creating them under the write lock without
+// checking again (AMQPLinksImpl.Get in internal/amqpLinks.go): two first
+// calls at once can each create a set, and the set overwritten stays open
+// with a CBS claim renewer that nothing stops.
 func (w *Worker) intake(ctx context.Context) error {
+	select {
+	case <-w.firstProbed:
+	case <-ctx.Done():
+		return nil
+	}
 	retryWait := w.cfg.ReceiveRetryInterval
 	for {
 		free, err := w.waitForRoom(ctx)
