@@ -25,9 +25,10 @@
 // non-matching message in between deferred, never removed. A dry run
 // stops after the selection; a Confirm hook sees the selection before
 // anything is locked. Cancelling the context (Ctrl-C) stops the purge
-// after the message in hand is settled: a selected one is completed, a
-// non-matching one deferred, so nothing is left locked. Every Purge ends
-// with one info log line "purge_audit".
+// after the message in hand is settled (within DefaultSettleTimeout): a
+// selected one is completed, a non-matching one deferred, so that only a
+// settlement that fails leaves a lock behind. Every Purge ends with one
+// info log line "purge_audit".
 //
 // # Replaying
 //

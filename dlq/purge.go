@@ -115,9 +115,11 @@ func (r *PurgeReport) String() string {
 // peek failed, the context ended, Confirm failed); per-message failures are
 // in PurgeReport.Failed. The report is returned, partially filled, even with
 // an error. When ctx ends (Ctrl-C) the purge stops, but a message already
-// received is settled first: a selected one is completed (it is in
-// PurgeReport.Purged) and a non-matching one deferred, so nothing is left
-// locked and an immediate re-run finds every remaining match.
+// received is settled first, within DefaultSettleTimeout: a selected one is
+// completed (it is in PurgeReport.Purged) and a non-matching one deferred,
+// so an immediate re-run finds every remaining match. A completion that
+// fails is in PurgeReport.Failed, and that message stays locked until its
+// lock expires. Every completion is bounded by DefaultSettleTimeout.
 func Purge(ctx context.Context, dl DeadLetterReceiver, opts PurgeOptions) (*PurgeReport, error) {
 	o, err := opts.withDefaults()
 	if err != nil {

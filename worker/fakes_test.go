@@ -46,7 +46,7 @@ type fakeReceiver struct {
 	peeks    int
 	receiveN int // ReceiveMessages calls so far
 	// peekGate, while non-nil, holds every PeekMessages call until it is
-	// closed (a first peek that takes a while).
+	// closed or the call's context ends (a first peek that takes a while).
 	peekGate chan struct{}
 	// settleBlock, when set, holds every settlement until it is closed,
 	// ignoring the context (a wedged SDK call).
@@ -114,12 +114,16 @@ func (f *fakeReceiver) redeliver(m *azservicebus.ReceivedMessage) {
 }
 
 // PeekMessages is the connectivity probe: it fails with peekErr while set.
-func (f *fakeReceiver) PeekMessages(context.Context, int, *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
+func (f *fakeReceiver) PeekMessages(ctx context.Context, _ int, _ *azservicebus.PeekMessagesOptions) ([]*azservicebus.ReceivedMessage, error) {
 	f.mu.Lock()
 	gate := f.peekGate
 	f.mu.Unlock()
 	if gate != nil {
-		<-gate
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()

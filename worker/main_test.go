@@ -15,9 +15,10 @@ func TestMain(m *testing.M) {
 		// checking again, so two calls that find no links at once both
 		// create a set, and the first set's renewer is never cancelled
 		// (reproduced: 12 renewers left after 300 receivers, each first used
-		// by four calls at once). The worker's first use is a single call
-		// (intake waits for the first probe, TestFirstReceiveWaitsForTheFirstProbe),
-		// but when a receive fails on a dropped connection
+		// by four calls at once). The probe alone creates the links at
+		// start-up (intake waits for a peek that succeeds,
+		// TestFirstReceiveWaitsForAProbeThatSucceeds), but when a receive
+		// fails on a dropped connection
 		// (TestIntegrationConnectionDropped) the SDK closes the links
 		// (Receiver.ReceiveMessages calls CloseIfNeeded) and the next calls,
 		// a settlement and the probe say, can recreate them at once. That

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -423,4 +426,44 @@ func TestFirstReceiveWaitsForTheFirstProbe(t *testing.T) {
 	r.mu.Unlock()
 	close(gate)
 	assert.Equal(t, "complete", waitSettled(t, r, "m1").kind, "intake starts once the peek has returned")
+}
+
+// TestFirstReceiveWaitsForAProbeThatSucceeds: while Service Bus is
+// unreachable at start-up the receiver has no links, and each failed peek
+// leaves it without; intake makes no receive (which could create links at
+// the same moment as the next peek) until a peek has succeeded.
+func TestFirstReceiveWaitsForAProbeThatSucceeds(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	r.setPeekErr(&net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)})
+	r.addUser("m1", "first@contoso.com")
+	cfg := fastConfig()
+	cfg.ServiceBusProbeInterval = 10 * time.Millisecond
+	w, _ := runFake(t, cfg, r, g)
+	require.Eventually(t, func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.peeks >= 5
+	}, waitFor, tick, "the probe keeps trying")
+	assert.Equal(t, CauseRefused, w.ServiceBusCause())
+	assert.Zero(t, r.receives(), "no receive while every peek fails")
+	r.setPeekErr(nil)
+	assert.Equal(t, "complete", waitSettled(t, r, "m1").kind, "intake starts once a peek succeeds")
+}
+
+// TestFirstProbeRefusedStillStopsRun: a first peek refused for good
+// (credentials, queue) releases intake, whose receive then stops Run with
+// the FatalError, as without the wait.
+func TestFirstProbeRefusedStillStopsRun(t *testing.T) {
+	t.Parallel()
+	r, g := newFakeReceiver(), newFakeGraph()
+	r.setPeekErr(&azservicebus.Error{Code: azservicebus.CodeUnauthorizedAccess})
+	r.recvErrs = []error{&azservicebus.Error{Code: azservicebus.CodeUnauthorizedAccess}}
+	w, err := New(fastConfig(), Deps{Receiver: r, Graph: g, Logger: testLogger(t)})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	var fe *FatalError
+	require.ErrorAs(t, w.Run(ctx), &fe, "Run returns before the test's deadline")
+	assert.Equal(t, azservicebus.CodeUnauthorizedAccess, fe.Code)
 }

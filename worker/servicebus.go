@@ -238,6 +238,16 @@ func (h *sbHealth) down(now time.Time, op, cause string, err error) {
 	h.log.Warn("service bus unreachable", slog.String("cause", cause), slog.String("op", op), slog.String("error", errorText(err)))
 }
 
+// refusedReceiver reports whether err is Service Bus refusing the receiver
+// for good (the credentials or the queue), which no retry mends.
+func refusedReceiver(err error) (*azservicebus.Error, bool) {
+	var sbErr *azservicebus.Error
+	if errors.As(err, &sbErr) && (sbErr.Code == azservicebus.CodeUnauthorizedAccess || sbErr.Code == azservicebus.CodeNotFound) {
+		return sbErr, true
+	}
+	return nil, false
+}
+
 // errorText is err's text for a log line, bounded.
 func errorText(err error) string {
 	if err == nil {
@@ -257,7 +267,7 @@ func errorText(err error) string {
 // detected as well as one refused. It runs until ctx ends.
 func (w *Worker) probeServiceBus(ctx context.Context) {
 	quick := false // asked for by a stalled settlement
-	first := true  // intake waits for the first peek (see intake)
+	first := true  // intake waits for a peek that succeeds (see intake)
 	for {
 		timeout := w.cfg.ServiceBusProbeTimeout
 		if quick {
@@ -271,7 +281,7 @@ func (w *Worker) probeServiceBus(ctx context.Context) {
 		// then answers "no messages" until more arrive.
 		_, err := w.recv.PeekMessages(pctx, 1, nil)
 		cancel()
-		if first {
+		if _, refused := refusedReceiver(err); first && (err == nil || refused) {
 			close(w.firstProbed)
 			first = false
 		}

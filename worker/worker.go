@@ -102,7 +102,7 @@ type Worker struct {
 
 	// Set by Run before any message goroutine starts.
 	stopping       chan struct{}   // closed when shutdown begins
-	firstProbed    chan struct{}   // closed when the probe's first peek has returned
+	firstProbed    chan struct{}   // closed when a probe's peek has first succeeded or failed for good
 	callCtx        context.Context // cancelled when in-flight calls must end
 	settleCtx      context.Context // cancelled when settlement must end
 	slotFreed      chan struct{}
@@ -274,13 +274,16 @@ func (w *Worker) Run(ctx context.Context) error {
 
 // intake receives messages into free slots until ctx ends or a fatal error.
 //
-// Its first receive waits until the probe's first peek has returned, so
-// that the receiver's first use is one call, not two at once.
-// azservicebus v1.11.0 creates a receiver's links on first use, checking
-// for them under a read lock and creating them under the write lock without
-// checking again (AMQPLinksImpl.Get in internal/amqpLinks.go): two first
-// calls at once can each create a set, and the set overwritten stays open
-// with a CBS claim renewer that nothing stops.
+// Its first receive waits until a probe's peek has succeeded (or failed
+// with an error no retry mends, which the receive then reports), so that
+// the calls that create the receiver's links are the probe's alone.
+// azservicebus v1.11.0 creates a receiver's links on first use, and again
+// after a call that failed to create them, checking for them under a read
+// lock and creating them under the write lock without checking again
+// (AMQPLinksImpl.Get in internal/amqpLinks.go): two such calls at once can
+// each create a set, and the set overwritten stays open with a CBS claim
+// renewer that nothing stops. While Service Bus is unreachable at start-up
+// there is nothing to receive anyway.
 func (w *Worker) intake(ctx context.Context) error {
 	select {
 	case <-w.firstProbed:
@@ -311,8 +314,7 @@ func (w *Worker) intake(ctx context.Context) error {
 			return nil
 		}
 		if err != nil && !(pollExpired && errors.Is(err, context.DeadlineExceeded)) && !heldBack {
-			var sbErr *azservicebus.Error
-			if errors.As(err, &sbErr) && (sbErr.Code == azservicebus.CodeUnauthorizedAccess || sbErr.Code == azservicebus.CodeNotFound) {
+			if sbErr, ok := refusedReceiver(err); ok {
 				w.serviceBusFailed(opReceive, err)
 				w.log.Error("service bus refused the receiver; stopping", slog.String("code", string(sbErr.Code)), slog.String("error", err.Error()))
 				w.dispatch(msgs, epoch)

@@ -60,13 +60,20 @@ func freeAddr(tb testing.TB, next func() int) string {
 // candidates returns a function that picks ports at random from
 // lowestPort-highestPort without the ephemeral range lo-hi.
 func candidates(lo, hi int) func() int {
-	below := max(0, min(lo, highestPort+1)-lowestPort)
-	above := max(0, highestPort-max(hi, lowestPort-1))
+	n, at := outside(lo, hi)
+	return func() int { return at(rand.IntN(n)) }
+}
+
+// outside numbers the ports of lowestPort-highestPort outside lo-hi: there
+// are n, and at(i) is the i-th for i in [0, n). When lo-hi leaves none
+// outside, it numbers all of lowestPort-highestPort.
+func outside(lo, hi int) (n int, at func(int) int) {
+	below := max(0, min(lo, highestPort+1)-lowestPort) // lowestPort .. lo-1
+	above := max(0, highestPort-max(hi, lowestPort-1)) // hi+1 .. highestPort
 	if below+above == 0 {
-		return func() int { return lowestPort + rand.IntN(highestPort-lowestPort+1) }
+		return highestPort - lowestPort + 1, func(i int) int { return lowestPort + i }
 	}
-	return func() int {
-		i := rand.IntN(below + above)
+	return below + above, func(i int) int {
 		if i < below {
 			return lowestPort + i
 		}

@@ -45,30 +45,54 @@ func TestFreeAddrSkipsAPortInUse(t *testing.T) {
 	require.NoError(t, spare.Close())
 
 	ports := []int{busyPort, sparePort}
-	next := func() int { p := ports[0]; ports = ports[1:]; return p }
+	next := func() int {
+		if len(ports) == 0 {
+			return busyPort // the spare was taken meanwhile: fail cleanly
+		}
+		p := ports[0]
+		ports = ports[1:]
+		return p
+	}
 	assert.Equal(t, sparePort, portOf(t, freeAddr(t, next)), "the port in use is passed over")
 }
 
-func TestCandidatesLeaveOutTheEphemeralRange(t *testing.T) {
+func TestOutsideNumbersExactlyThePortsOutsideTheRange(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		name   string
-		lo, hi int
-		inside func(int) bool
-	}{
-		{"linux default", 32768, 60999, func(p int) bool { return (p >= 10000 && p < 32768) || (p > 60999 && p <= 65535) }},
-		{"only above", 1024, 49151, func(p int) bool { return p >= 49152 && p <= 65535 }},
-		{"only below", 49152, 65535, func(p int) bool { return p >= 10000 && p < 49152 }},
-		{"everything ephemeral", 1024, 65535, func(p int) bool { return p >= 10000 && p <= 65535 }},
+	for _, r := range [][2]int{
+		{32768, 60999}, // Linux's default
+		{1024, 49151},  // only ports above are left
+		{49152, 65535}, // only ports below are left
+		{1024, 65535},  // nothing left: all of 10000-65535
+		{1024, 9999},   // entirely below 10000
+		{10000, 10000}, {20000, 20000}, {65535, 65535}, {10001, 65534},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			next := candidates(tc.lo, tc.hi)
-			for range 10000 {
-				if p := next(); !tc.inside(p) {
-					t.Fatalf("candidate %d for ephemeral range %d-%d", p, tc.lo, tc.hi)
-				}
+		lo, hi := r[0], r[1]
+		var want []int
+		for p := lowestPort; p <= highestPort; p++ {
+			if p < lo || p > hi {
+				want = append(want, p)
 			}
-		})
+		}
+		if len(want) == 0 {
+			for p := lowestPort; p <= highestPort; p++ {
+				want = append(want, p)
+			}
+		}
+		n, at := outside(lo, hi)
+		got := make([]int, n)
+		for i := range n {
+			got[i] = at(i)
+		}
+		assert.Equal(t, want, got, "ephemeral range %d-%d", lo, hi)
+	}
+}
+
+func TestCandidatesStayOutsideTheRange(t *testing.T) {
+	t.Parallel()
+	next := candidates(32768, 60999)
+	for range 10000 {
+		p := next()
+		require.True(t, (p >= lowestPort && p < 32768) || (p > 60999 && p <= highestPort), "candidate %d", p)
 	}
 }
 
