@@ -33,7 +33,7 @@ func BenchmarkReprocess(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.http.CloseIdleConnections()
+	defer closeIdle(c)
 	for b.Loop() {
 		if _, err := c.Reprocess(context.Background(), "alice@contoso.com"); err != nil {
 			b.Fatal(err)

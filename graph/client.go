@@ -40,7 +40,7 @@ type Client struct {
 	root      *url.URL
 	timeout   time.Duration
 	userAgent string
-	http      *http.Client
+	transport http.RoundTripper
 	tokens    *tokenCache // nil with AuthNone
 
 	now          func() time.Time // wall clock; replaced in tests
@@ -67,18 +67,12 @@ func New(cfg Config) (*Client, error) {
 		transport = defaultTransport()
 	}
 	c := &Client{
-		api:       cfg.API,
-		auth:      cfg.Auth,
-		root:      root,
-		timeout:   cfg.Timeout,
-		userAgent: cfg.UserAgent,
-		http: &http.Client{
-			Transport: transport,
-			// Never follow: a redirect must not carry the bearer token to
-			// another location, and a POST turned into a GET by a 302 is
-			// not the call we meant.
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		},
+		api:          cfg.API,
+		auth:         cfg.Auth,
+		root:         root,
+		timeout:      cfg.Timeout,
+		userAgent:    cfg.UserAgent,
+		transport:    transport,
 		now:          time.Now,
 		newRequestID: uuid.NewString,
 	}
@@ -148,11 +142,12 @@ func (c *Client) send(ctx context.Context, u *url.URL, claims string) (Result, *
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 
-	// The transport directly, not http.Client.Do: the client follows no
-	// redirect (its CheckRedirect, in New), keeps no cookies and has no timeout of
-	// its own, so Do would only copy the headers for redirects it never
-	// makes, on every call.
-	resp, err := c.http.Transport.RoundTrip(req)
+	// The transport directly, not an http.Client, which would copy the
+	// headers on every call for redirects it might follow. A redirect is
+	// never followed: it must not carry the bearer token to another
+	// location, and a POST turned into a GET by a 302 is not the call we
+	// meant (the 3xx becomes ErrRedirect).
+	resp, err := c.transport.RoundTrip(req)
 	if err != nil {
 		return Result{}, nil, c.failure(ctx, actx, crid, err, classifyTransport(err))
 	}

@@ -117,7 +117,7 @@ func TestNewDefaults(t *testing.T) {
 	assert.Equal(t, DefaultTimeout, c.timeout)
 	assert.Equal(t, DefaultUserAgent, c.userAgent)
 	assert.Equal(t, "https://graph.microsoft.com/.default", c.tokens.scope)
-	_, isTransport := c.http.Transport.(*http.Transport)
+	_, isTransport := c.transport.(*http.Transport)
 	assert.True(t, isTransport)
 
 	// Outside the global cloud the API defaults to v1, the only one there.

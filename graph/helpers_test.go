@@ -122,7 +122,7 @@ func newTestClient(t *testing.T, cfg Config) *Client {
 	t.Helper()
 	c, err := New(cfg)
 	require.NoError(t, err)
-	t.Cleanup(c.http.CloseIdleConnections)
+	t.Cleanup(func() { closeIdle(c) })
 	return c
 }
 
@@ -140,4 +140,11 @@ func graphError(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = fmt.Fprintf(w, `{"error":{"code":%q,"message":%q,"innerError":{"date":"2026-11-28T17:00:00","request-id":"body-req-id","client-request-id":"body-crid"}}}`, code, message)
+}
+
+// closeIdle closes c's idle connections when its transport keeps any.
+func closeIdle(c *Client) {
+	if t, ok := c.transport.(interface{ CloseIdleConnections() }); ok {
+		t.CloseIdleConnections()
+	}
 }
